@@ -1,0 +1,5 @@
+"""Sub-commands of ``bench``; each module defines ``add_parser(subparsers)``."""
+
+from bench.commands import listing
+
+COMMAND_MODULES = [listing]

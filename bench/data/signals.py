@@ -1,0 +1,64 @@
+"""The in-memory form every dataset reader produces, and the official split convention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Split = Literal["train", "val", "test"]
+
+TRAIN_FOLDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+VAL_FOLDS: tuple[int, ...] = (9,)
+TEST_FOLDS: tuple[int, ...] = (10,)
+SPLIT_FOLDS: dict[str, tuple[int, ...]] = {
+    "train": TRAIN_FOLDS,
+    "val": VAL_FOLDS,
+    "test": TEST_FOLDS,
+}
+
+CANONICAL_LEADS: tuple[str, ...] = (
+    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
+)  # fmt: skip
+INDEPENDENT_LEADS: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+
+REQUIRED_META_COLUMNS: tuple[str, ...] = ("record_id", "patient_id", "fold")
+
+
+@dataclass(frozen=True)
+class SignalSet:
+    """Signals of one dataset plus one metadata row per record.
+
+    ``signals`` is float32 [N, leads, T] (often a read-only memory map); ``meta`` has at least
+    ``record_id``, ``patient_id`` and ``fold`` (1-8 train, 9 validation, 10 test), row i
+    describing ``signals[i]``. ``fingerprint`` identifies the content and every processing step.
+    """
+
+    name: str
+    signals: np.ndarray
+    meta: pd.DataFrame
+    sampling_rate: int
+    lead_names: tuple[str, ...]
+    fingerprint: str
+
+    def __post_init__(self) -> None:
+        if self.signals.ndim != 3 or self.signals.shape[1] != len(self.lead_names):
+            raise ValueError(
+                f"{self.name}: signals must be [N, {len(self.lead_names)}, T], "
+                f"got {self.signals.shape}"
+            )
+        if len(self.meta) != len(self.signals):
+            raise ValueError(
+                f"{self.name}: {len(self.meta)} metadata rows for {len(self.signals)} records"
+            )
+        missing = [c for c in REQUIRED_META_COLUMNS if c not in self.meta.columns]
+        if missing:
+            raise ValueError(f"{self.name}: metadata lacks columns {missing}")
+
+    def split_indices(self, split: Split) -> np.ndarray:
+        """Row indices of the records in ``split`` (by the official folds)."""
+        if split not in SPLIT_FOLDS:
+            raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLIT_FOLDS)}")
+        return np.flatnonzero(self.meta["fold"].isin(SPLIT_FOLDS[split]).to_numpy())
