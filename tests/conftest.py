@@ -1,0 +1,42 @@
+"""Shared fixtures: isolated results/cache folders and the optional real data in ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _real_root(env: str, default: Path) -> Path | None:
+    path = Path(os.environ.get(env) or default)
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(autouse=True)
+def isolated_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test writes results and caches under its own tmp folder."""
+    results = tmp_path / "results"
+    monkeypatch.setenv("BENCH_RESULTS", str(results))
+    monkeypatch.delenv("BENCH_CACHE_DIR", raising=False)
+    return results
+
+
+@pytest.fixture(scope="session")
+def ptbxl_root() -> Path:
+    """The real PTB-XL subset (or $BENCH_PTBXL_ROOT); skips the test when absent."""
+    root = _real_root("BENCH_PTBXL_ROOT", SHARED_DATA / "ptbxl-subset")
+    if root is None or not (root / "ptbxl_database.csv").is_file():
+        pytest.skip("real PTB-XL data not found (set BENCH_PTBXL_ROOT or provide ../shared/data)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def ludb_root() -> Path:
+    """The real LUDB copy (or $BENCH_LUDB_ROOT); skips the test when absent."""
+    root = _real_root("BENCH_LUDB_ROOT", SHARED_DATA / "ludb")
+    if root is None:
+        pytest.skip("real LUDB data not found (set BENCH_LUDB_ROOT or provide ../shared/data)")
+    return root
