@@ -92,6 +92,7 @@ def apply_preprocessing(data: SignalSet, options: Preprocessing) -> SignalSet:
         sampling_rate=rate,
         lead_names=lead_names,
         fingerprint=fingerprint,
+        tables=data.tables,
     )
 
 

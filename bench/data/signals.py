@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -42,6 +43,7 @@ class SignalSet:
     sampling_rate: int
     lead_names: tuple[str, ...]
     fingerprint: str
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.signals.ndim != 3 or self.signals.shape[1] != len(self.lead_names):
