@@ -35,6 +35,7 @@ class SignalSet:
     ``signals`` is float32 [N, leads, T] (often a read-only memory map); ``meta`` has at least
     ``record_id``, ``patient_id`` and ``fold`` (1-8 train, 9 validation, 10 test), row i
     describing ``signals[i]``. ``fingerprint`` identifies the content and every processing step.
+    ``tables`` holds dataset-level tables that tasks need (e.g. PTB-XL's scp_statements).
     """
 
     name: str
