@@ -17,12 +17,14 @@ from bench.registry import Registry
 class DatasetSource(ABC):
     """A dataset reader: turns an official download (or a generator) into a cached SignalSet.
 
-    ``needs_root`` is False for generated data; ``download_page`` is where users get the data.
+    ``needs_root`` is False for generated data; ``download_page`` is where users get the data;
+    ``archive_url`` is the official archive ``bench data download`` fetches ("" = none).
     """
 
     name: ClassVar[str]
     needs_root: ClassVar[bool] = True
     download_page: ClassVar[str] = ""
+    archive_url: ClassVar[str] = ""
 
     @abstractmethod
     def load(self, root: Path | None, rate: int | None, cache: Path) -> SignalSet:

@@ -13,9 +13,14 @@ from scipy import signal as sps
 
 from bench.config import check_range, to_dict
 from bench.data.signals import CANONICAL_LEADS, INDEPENDENT_LEADS, SignalSet
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DataError
 
 LEAD_SETS: dict[str, tuple[str, ...]] = {"12": CANONICAL_LEADS, "8": INDEPENDENT_LEADS}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "resample": ("poly", "fft"),
+    "leads": tuple(LEAD_SETS),
+    "normalize": ("none", "record", "train"),
+}
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,12 @@ class Preprocessing:
         if self.rate is not None:
             check_range("preprocessing.rate", self.rate, 1)
         check_range("preprocessing.bandpass_order", self.bandpass_order, 1, 10)
+        for option, choices in CHOICES.items():
+            value = getattr(self, option)
+            if value not in choices:
+                raise ConfigError(
+                    f"preprocessing.{option} = {value!r} is not one of {', '.join(choices)}"
+                )
         if self.bandpass is not None:
             low, high = self.bandpass
             if not 0 <= low < high:
@@ -81,6 +92,8 @@ def apply_preprocessing(data: SignalSet, options: Preprocessing) -> SignalSet:
         )
     elif options.normalize == "train":
         train = signals[data.split_indices("train")]
+        if not len(train):
+            raise DataError(f"{data.name}: normalize='train' needs records in the training folds")
         mean = train.mean(axis=(0, 2), keepdims=True)
         std = train.std(axis=(0, 2), keepdims=True)
         signals = standardize(signals, mean, std)
