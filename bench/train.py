@@ -1,0 +1,347 @@
+"""The one pretraining loop every method shares.
+
+Methods only define ``loss(batch)`` (and optionally ``on_step_end``); this module owns the
+data path (random crops on the device), AdamW with parameter groups, the warm-up + cosine
+schedule, bf16 autocast, gradient clipping, progress, history, checkpoints and exact resume.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from bench.checkpoint import CHECKPOINT_NAME, method_header, read_checkpoint, save_checkpoint
+from bench.config import to_dict
+from bench.errors import ConfigError
+from bench.method import Method
+from bench.optim import WarmupCosine, build_optimizer, set_lr
+from bench.train_config import TrainConfig, autocast_dtype, resolve_device
+from bench.train_data import CropSampler, place_records
+from bench.train_state import (
+    History,
+    InterruptGuard,
+    NonFiniteLossError,
+    capture_rng,
+    restore_rng,
+    seed_everything,
+)
+
+log = logging.getLogger(__name__)
+
+HISTORY_NAME = "history.csv"
+
+__all__ = ["HISTORY_NAME", "PretrainResult", "TrainConfig", "pretrain"]
+
+
+@dataclass(frozen=True)
+class PretrainResult:
+    """What a pretraining produced; ``history`` has one row per optimiser step.
+
+    ``steps_this_call`` is 0 when the run had finished before; ``wall_time_s`` and
+    ``samples_per_s`` cover the training of every call together.
+    """
+
+    checkpoint: Path
+    steps: int
+    total_steps: int
+    finished: bool
+    wall_time_s: float
+    samples_per_s: float
+    history: list[dict[str, float]]
+    steps_this_call: int
+
+
+class Objective(nn.Module):
+    """The method's loss as ``forward``: the module that torch.compile (and DDP) wrap."""
+
+    def __init__(self, method: Method):
+        super().__init__()
+        self.method = method
+
+    def forward(self, batch: Tensor) -> dict[str, Tensor]:
+        return self.method.loss(batch)
+
+
+def pretrain(
+    method: Method,
+    signals: np.ndarray,
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    info: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    stop_at_step: int | None = None,
+    log_every: int = 10,
+) -> PretrainResult:
+    """Pretrain ``method`` on ``signals`` [N, leads, T] (the training records) into ``run_dir``.
+
+    Each step takes ``config.batch_size`` random crops of ``method.input_spec.n_samples``
+    samples. Resumes exactly from ``run_dir/checkpoint.pt`` when present (same method, config
+    and data shape, else ConfigError); a finished run is not retrained: its weights are loaded
+    into ``method`` and its stored result returned. ``info`` (plain data, e.g. the run key) is
+    stored in the checkpoint. ``stop_at_step`` ends this call early at that global step with a
+    checkpoint, leaving the schedule unchanged; a later call continues. The loss history goes
+    to ``run_dir/history.csv``. Checkpoints are also written every ``config.checkpoint_every``
+    steps and when the run stops on an exception or Ctrl-C (never from a NaN loss).
+    """
+    run_dir = Path(run_dir)
+    if log_every < 1:
+        raise ConfigError(f"log_every = {log_every} must be at least 1")
+    _check_records(method, signals)
+    identity = {
+        **method_header(method),
+        "train_config": config.learning_dict(),
+        "records": list(signals.shape),
+    }
+    path = run_dir / CHECKPOINT_NAME
+    state = read_checkpoint(path) if path.exists() else None
+    if state is not None:
+        _check_same_run(state, identity, run_dir)
+        if state["finished"]:
+            log.info("%s already finished (%d steps); not retraining", run_dir, state["step"])
+            method.load_state_dict(state["model"])
+            return result_from_checkpoint(path, state)
+    loop = TrainingLoop(method, signals, config, path, {**identity, "info": dict(info or {})})
+    if state is not None:
+        log.info("resuming %s from step %d of %d", run_dir, state["step"], state["total_steps"])
+        loop.load_state(state)
+    else:
+        seed_everything(config.seed)
+    return loop.run(progress=progress, stop_at_step=stop_at_step, log_every=log_every)
+
+
+class TrainingLoop:
+    """State and steps of one pretraining run (built by ``pretrain``)."""
+
+    def __init__(
+        self,
+        method: Method,
+        signals: np.ndarray,
+        config: TrainConfig,
+        checkpoint_path: Path,
+        header: dict[str, Any],
+    ):
+        self.method = method
+        self.config = config
+        self.path = checkpoint_path
+        self.header = header
+        self.device = resolve_device(config.device)
+        self.dtype = autocast_dtype(config.precision, self.device)
+        method.to(self.device).train()
+        records = place_records(signals, self.device)
+        self.sampler = CropSampler(
+            records, method.input_spec.n_samples, config.batch_size, config.seed, self.device
+        )
+        self.total_steps = config.total_steps(self.sampler.steps_per_epoch)
+        self.schedule = WarmupCosine(
+            config.lr,
+            config.min_lr,
+            config.warmup_steps(self.sampler.steps_per_epoch),
+            self.total_steps,
+        )
+        self.optimizer = build_optimizer(
+            method, config.lr, config.weight_decay, config.betas, self.device
+        )
+        self.parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
+        objective = Objective(method)
+        self.objective: nn.Module = torch.compile(objective) if config.compile else objective
+        self.history = History()
+        self.step = 0
+        self.elapsed_before = self.elapsed_s = 0.0  # wall time of earlier calls / up to now
+        self.saved_step = -1
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint written by this loop."""
+        if int(state["total_steps"]) != self.total_steps:
+            raise ConfigError(
+                f"{self.path} was planned for {state['total_steps']} steps, this run has "
+                f"{self.total_steps}; use another run folder or delete this one"
+            )
+        self.method.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.load_state_dict(state["sampler"])
+        restore_rng(state["rng"])
+        self.history = History(state["history"])
+        self.step = self.saved_step = int(state["step"])
+        self.elapsed_before = self.elapsed_s = float(state["elapsed_s"])
+
+    def run(self, progress: bool, stop_at_step: int | None, log_every: int) -> PretrainResult:
+        """Train up to the end (or ``stop_at_step``); checkpoint on every way out."""
+        end = self.total_steps if stop_at_step is None else min(stop_at_step, self.total_steps)
+        start_step, started = self.step, time.perf_counter()
+        boundary: dict[str, Any] | None = None  # RNG + sampler state before an unfinished step
+        updating = False
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            desc=f"pretrain {self.method.name}",
+            unit="step",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+        try:
+            with InterruptGuard() as guard:
+                while self.step < end:
+                    boundary = {"rng": capture_rng(), "sampler": self.sampler.state_dict()}
+                    lr, scalars = self._forward_backward()
+                    with guard.critical():
+                        updating = True
+                        self.optimizer.step()
+                        with torch.no_grad():
+                            self.method.on_step_end(self.step + 1, self.total_steps)
+                        self.step += 1
+                        updating, boundary = False, None
+                    epoch = (self.step - 1) // self.sampler.steps_per_epoch + 1
+                    self.history.add({"step": self.step, "epoch": epoch, "lr": lr}, scalars)
+                    if self.step % log_every == 0 or self.step == end:
+                        self._report(bar, start_step, started)
+                    if self.step % self.config.checkpoint_every == 0 and self.step < end:
+                        self._save(started)
+        except BaseException as error:
+            if not updating and not isinstance(error, NonFiniteLossError):
+                self._save_on_exit(started, boundary)
+            raise
+        finally:
+            bar.close()
+        self._save(started)
+        return PretrainResult(
+            checkpoint=self.path,
+            steps=self.step,
+            total_steps=self.total_steps,
+            finished=self.step == self.total_steps,
+            wall_time_s=self.elapsed_s,
+            samples_per_s=self.step * self.sampler.global_batch / max(self.elapsed_s, 1e-9),
+            history=self.history.rows(),
+            steps_this_call=self.step - start_step,
+        )
+
+    def _forward_backward(self) -> tuple[float, dict[str, Tensor]]:
+        batch = self.sampler.batch(self.step)
+        lr = self.schedule(self.step)
+        set_lr(self.optimizer, lr)
+        self.optimizer.zero_grad(set_to_none=True)
+        autocast = (
+            torch.autocast(self.device.type, dtype=self.dtype)
+            if self.dtype is not None
+            else nullcontext()
+        )
+        with autocast:
+            output = self.objective(batch)
+        scalars = _scalars(self.method, output)
+        scalars["loss"].backward()
+        if self.config.grad_clip is not None:
+            scalars["grad_norm"] = nn.utils.clip_grad_norm_(self.parameters, self.config.grad_clip)
+        return lr, scalars
+
+    def _report(self, bar: tqdm, start_step: int, started: float) -> None:
+        self.history.flush()
+        seconds = time.perf_counter() - started
+        rate = (self.step - start_step) * self.sampler.global_batch / max(seconds, 1e-9)
+        bar.update(self.step - bar.n)
+        bar.set_postfix(loss=f"{self.history.columns['loss'][-1]:.4f}", samples_s=f"{rate:.0f}")
+
+    def _save(self, started: float, boundary: dict[str, Any] | None = None) -> None:
+        self.history.flush()
+        current = boundary or {"rng": capture_rng(), "sampler": self.sampler.state_dict()}
+        elapsed = self.elapsed_before + time.perf_counter() - started
+        save_checkpoint(
+            self.path,
+            {
+                **self.header,
+                "model": self.method.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "schedule": vars(self.schedule).copy(),
+                "step": self.step,
+                "total_steps": self.total_steps,
+                "finished": self.step == self.total_steps,
+                "elapsed_s": elapsed,
+                "samples_seen": self.step * self.sampler.global_batch,
+                "train_config": to_dict(self.config),
+                "history": self.history.state_dict(),
+                **current,
+            },
+        )
+        self.history.write_csv(self.path.with_name(HISTORY_NAME))
+        self.saved_step, self.elapsed_s = self.step, elapsed
+
+    def _save_on_exit(self, started: float, boundary: dict[str, Any] | None) -> None:
+        """Checkpoint the last completed step when a run stops on an error or Ctrl-C."""
+        if self.step == self.saved_step:
+            return
+        try:
+            self._save(started, boundary)
+        except NonFiniteLossError:
+            log.warning("not checkpointing %s: the loss became non-finite", self.path)
+        except Exception:
+            log.exception("could not write the exit checkpoint %s", self.path)
+        else:
+            log.warning("stopped at step %d; checkpoint %s, rerun to resume", self.step, self.path)
+
+
+def result_from_checkpoint(path: Path, state: dict[str, Any]) -> PretrainResult:
+    """The PretrainResult a saved checkpoint describes."""
+    elapsed = float(state["elapsed_s"])
+    return PretrainResult(
+        checkpoint=path,
+        steps=int(state["step"]),
+        total_steps=int(state["total_steps"]),
+        finished=bool(state["finished"]),
+        wall_time_s=elapsed,
+        samples_per_s=float(state["samples_seen"]) / elapsed if elapsed > 0 else 0.0,
+        history=History(state["history"]).rows(),
+        steps_this_call=0,
+    )
+
+
+def _scalars(method: Method, output: Any) -> dict[str, Tensor]:
+    """The scalar entries of a loss dict ("loss" first), checked."""
+    if not isinstance(output, Mapping) or not isinstance(output.get("loss"), Tensor):
+        raise TypeError(f"{type(method).__name__}.loss must return a dict with a tensor 'loss'")
+    if output["loss"].numel() != 1:
+        raise TypeError(f"{type(method).__name__}.loss: 'loss' must be a scalar tensor")
+    scalars = {"loss": output["loss"].reshape(())}
+    for key, value in output.items():
+        if key == "loss":
+            continue
+        if isinstance(value, Tensor) and value.numel() == 1:
+            scalars[key] = value.reshape(())
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            scalars[key] = torch.tensor(float(value))
+    return scalars
+
+
+def _check_records(method: Method, signals: np.ndarray) -> None:
+    spec = method.input_spec
+    if signals.ndim != 3 or signals.shape[1] != spec.n_leads:
+        raise ConfigError(
+            f"method {method.name!r} expects records [N, {spec.n_leads}, T], "
+            f"got {tuple(signals.shape)}"
+        )
+    if signals.shape[2] < spec.n_samples:
+        raise ConfigError(
+            f"method {method.name!r} crops {spec.n_samples} samples but the records have only "
+            f"{signals.shape[2]}; shorten the input window"
+        )
+
+
+def _check_same_run(state: dict[str, Any], identity: dict[str, Any], run_dir: Path) -> None:
+    learning = {
+        k: v for k, v in state["train_config"].items() if k not in TrainConfig.EXECUTION_FIELDS
+    }
+    stored = {**state, "train_config": learning, "records": list(state["records"])}
+    differing = [key for key in identity if stored[key] != identity[key]]
+    if differing:
+        raise ConfigError(
+            f"{run_dir} holds a pretraining with a different {', '.join(differing)}; "
+            "use another run folder or delete this one"
+        )
