@@ -1,0 +1,11 @@
+"""Shared backbones, found through ``bench.encoders.base.ENCODERS``.
+
+- ``patch_transformer`` (``bench.encoders.patch_transformer``): ViT over (lead x time) patch
+  tokens with 2-D sin-cos positions (``bench.encoders.pos_embed``) and full or Cross-Pattern
+  attention (``bench.encoders.cropa``); sizes tiny, small, base.
+- ``xresnet1d`` (``bench.encoders.xresnet1d``): the PTB-XL benchmark's 1-D xresnet; sizes tiny,
+  xresnet1d50, xresnet1d101.
+
+Build one with ``ENCODERS.get(name).from_size(size, input_spec, **overrides)``. The concrete
+modules are imported on first registry use, so importing this package stays light.
+"""

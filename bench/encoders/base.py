@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from torch import Tensor, nn
 
+from bench.config import replace
+from bench.errors import ConfigError
 from bench.registry import Registry
+
+E = TypeVar("E", bound="Encoder")
 
 
 @dataclass(frozen=True)
@@ -23,14 +29,37 @@ class Encoder(nn.Module, ABC):
     """A backbone mapping ECG crops [B, leads, samples] to representations.
 
     ``embed_dim`` is the size of ``embed``'s output, the representation that frozen evaluation
-    (linear probe) and fine-tuning heads use.
+    (linear probe) and fine-tuning heads use. Every encoder is built as
+    ``cls(config, input_spec)`` from a frozen config dataclass of type ``config_class`` and keeps
+    both as attributes, so it can be rebuilt from them (checkpoints). ``sizes`` names
+    ready-made configs; ``from_size`` builds one of them with validated overrides.
     """
 
     embed_dim: int
+    config_class: ClassVar[type[Any]]
+    sizes: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, config: Any, input_spec: InputSpec):
+        super().__init__()
+        self.config = config
+        self.input_spec = input_spec
 
     @abstractmethod
     def embed(self, x: Tensor) -> Tensor:
         """[B, leads, samples] -> [B, embed_dim]."""
+
+    @classmethod
+    def config_for_size(cls, size: str, **overrides: Any) -> Any:
+        """The named config ``size`` with ``overrides`` applied (ConfigError on bad names)."""
+        if size not in cls.sizes:
+            known = ", ".join(sorted(cls.sizes)) or "none"
+            raise ConfigError(f"unknown {cls.__name__} size {size!r}; known sizes: {known}")
+        return replace(cls.sizes[size], overrides, where=f"{cls.__name__}[{size}]")
+
+    @classmethod
+    def from_size(cls: type[E], size: str, input_spec: InputSpec, **overrides: Any) -> E:
+        """Build the named size for ``input_spec``, e.g. ``from_size("tiny", spec, depth=3)``."""
+        return cls(cls.config_for_size(size, **overrides), input_spec)
 
 
 ENCODERS: Registry[type[Encoder]] = Registry("encoder", package="bench.encoders")
