@@ -1,5 +1,5 @@
 """Sub-commands of ``bench``; each module defines ``add_parser(subparsers)``."""
 
-from bench.commands import listing
+from bench.commands import data, fractions, listing, pretrain, report
 
-COMMAND_MODULES = [listing]
+COMMAND_MODULES = [listing, data, fractions, report, pretrain]
