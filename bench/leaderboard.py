@@ -58,6 +58,7 @@ class LeaderboardOptions:
     level: float = DEFAULT_LEVEL
     alpha: float = 0.05
     skip_invalid: bool = False  # skip unreadable result files with a warning instead of failing
+    eval_keys: frozenset[str] | None = None  # None: every result file; else only these cells
 
 
 Cells = dict[int, CellResult]  # seed -> cell
@@ -69,7 +70,9 @@ def leaderboard_frame(
 ) -> pd.DataFrame:
     """Tidy leaderboard, one row per (table, task, method); columns LEADERBOARD_COLUMNS."""
     options = options or LeaderboardOptions()
-    results = load_results(results_dir, status="ok", skip_invalid=options.skip_invalid)
+    results = load_results(
+        results_dir, status="ok", skip_invalid=options.skip_invalid, eval_keys=options.eval_keys
+    )
     cells = _group_cells(results)
     samples = _BootstrapCache(Path(results_dir), options)
     rows = []

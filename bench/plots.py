@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +55,17 @@ def method_colour(method: str) -> str:
     return PALETTE[int.from_bytes(digest[:4], "big") % len(PALETTE)]
 
 
-def efficiency_frame(results_dir: str | Path, skip_invalid: bool = False) -> pd.DataFrame:
-    """Tidy plotting data, one row per (figure, method, fraction); columns FIGURE_COLUMNS."""
-    cells = results_frame(load_results(results_dir, status="ok", skip_invalid=skip_invalid))
+def efficiency_frame(
+    results_dir: str | Path,
+    skip_invalid: bool = False,
+    eval_keys: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Tidy plotting data, one row per (figure, method, fraction); columns FIGURE_COLUMNS.
+
+    ``eval_keys`` restricts the data to those cells (e.g. one grid's).
+    """
+    results = load_results(results_dir, status="ok", skip_invalid=skip_invalid, eval_keys=eval_keys)
+    cells = results_frame(results)
     stats = (
         cells.groupby(["profile", "task", "protocol", "method", "fraction"])["macro_auroc"]
         .agg(n_seeds="count", mean="mean", std="std")
@@ -115,10 +124,13 @@ def plot_label_efficiency(data: pd.DataFrame, title: str) -> Figure:
 
 
 def write_figures(
-    results_dir: str | Path, out_dir: str | Path | None = None, skip_invalid: bool = False
+    results_dir: str | Path,
+    out_dir: str | Path | None = None,
+    skip_invalid: bool = False,
+    eval_keys: Collection[str] | None = None,
 ) -> list[Path]:
     """Write every label-efficiency figure (PNG, PDF, CSV); returns the PNG paths."""
-    frame = efficiency_frame(results_dir, skip_invalid)
+    frame = efficiency_frame(results_dir, skip_invalid, eval_keys)
     if frame.empty:
         raise DataError(f"no finished cells under {Path(results_dir) / 'runs'}; nothing to plot")
     out = Path(out_dir) if out_dir is not None else Path(results_dir) / "figures"

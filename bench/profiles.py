@@ -10,6 +10,8 @@ A profile is a YAML file of this schema (the built-ins live in bench/profiles/*.
       jepa:
         config: {...}   # fields of the method's config_class (encoder size, mask ratio ...)
         train: {...}    # TrainConfig fields that differ for this method (lr, batch_size ...)
+    evaluation: {stride_s: null, aggregate: mean, linear: {...}, finetune: {...}}
+                                                    # bench.eval_config.EvaluationConfig
 
 Unknown fields, wrong types and out-of-range values raise ConfigError naming the file. Method
 sections are plain mappings checked against the method registry when a method is resolved
@@ -30,6 +32,7 @@ import yaml
 from bench.config import check_range, deep_merge, from_dict, replace
 from bench.data.preprocess import Preprocessing
 from bench.errors import ConfigError
+from bench.eval_config import EvaluationConfig
 from bench.method import METHODS, Method
 from bench.train_config import TrainConfig
 
@@ -58,6 +61,7 @@ class Profile:
     window_s: float = 2.5
     train: TrainConfig = field(default_factory=TrainConfig)
     methods: dict[str, Any] = field(default_factory=dict)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
     def __post_init__(self) -> None:
         check_range("profile.window_s", self.window_s, 0.01)

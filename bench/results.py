@@ -24,7 +24,7 @@ import secrets
 import socket
 import subprocess
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -242,15 +242,21 @@ def read_result(path: str | Path) -> CellResult:
 
 
 def load_results(
-    results_dir: str | Path, status: Status | None = None, skip_invalid: bool = False
+    results_dir: str | Path,
+    status: Status | None = None,
+    skip_invalid: bool = False,
+    eval_keys: Collection[str] | None = None,
 ) -> list[CellResult]:
     """Every cell result under ``results_dir``/runs, sorted by file name.
 
-    ``status`` keeps only 'ok' or 'failed' cells. Invalid files raise ResultFileError unless
-    ``skip_invalid``, which logs a warning per skipped file.
+    ``status`` keeps only 'ok' or 'failed' cells; ``eval_keys`` keeps only those cells (e.g.
+    one grid's). Invalid files raise ResultFileError unless ``skip_invalid``, which logs a
+    warning per skipped file.
     """
     results = []
     for path in sorted((Path(results_dir) / RUNS_DIR).glob("*.json")):
+        if eval_keys is not None and path.stem not in eval_keys:
+            continue
         try:
             result = read_result(path)
         except ResultFileError as error:

@@ -67,6 +67,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         level=args.level,
         alpha=args.alpha,
         skip_invalid=args.skip_invalid,
+        eval_keys=_grid_keys(args),
     )
     paths = write_leaderboards(results_dir(args.results), args.out, options)
     for path in paths.values():
@@ -78,9 +79,16 @@ def run_plot(args: argparse.Namespace) -> int:
     """Draw and write every label-efficiency figure; print the PNG paths."""
     from bench.plots import write_figures
 
-    for path in write_figures(results_dir(args.results), args.out, args.skip_invalid):
+    results = results_dir(args.results)
+    for path in write_figures(results, args.out, args.skip_invalid, _grid_keys(args)):
         print(path)
     return 0
+
+
+def _grid_keys(args: argparse.Namespace) -> frozenset[str] | None:
+    from bench.grid_manifest import read_grid_keys
+
+    return read_grid_keys(results_dir(args.results), args.grid) if args.grid else None
 
 
 def _add_folders(parser: argparse.ArgumentParser, default_out: str) -> None:
@@ -89,4 +97,10 @@ def _add_folders(parser: argparse.ArgumentParser, default_out: str) -> None:
     )
     parser.add_argument(
         "--out", metavar="DIR", help=f"output folder (default: <results>/{default_out})"
+    )
+    parser.add_argument(
+        "--grid",
+        metavar="MANIFEST",
+        help="only the cells of one `bench run`: 'latest', a manifest key or path "
+        "(<results>/grids/); default: every result file",
     )

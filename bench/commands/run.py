@@ -1,0 +1,119 @@
+"""``bench run``: the methods x tasks x fractions x seeds x protocols grid, end to end."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bench.config import deep_merge, parse_overrides, to_dict
+from bench.errors import ConfigError
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Register ``bench run``."""
+    parser = commands.add_parser(
+        "run",
+        help="pretrain and evaluate the grid; write results, leaderboards and figures",
+        description="Every pretraining happens once and serves every task, fraction and seed; "
+        "finished cells are skipped, so an interrupted run continues where it stopped.",
+    )
+    parser.add_argument("--methods", nargs="+", metavar="M", help="method names or 'all'")
+    parser.add_argument("--tasks", nargs="+", metavar="T", help="task names or groups (ptbxl)")
+    parser.add_argument("--fractions", nargs="+", type=float, metavar="F", help="label fractions")
+    parser.add_argument("--seeds", type=int, metavar="N", help="number of seeds (0 .. N-1)")
+    parser.add_argument("--protocols", nargs="+", choices=["linear", "finetune"])
+    parser.add_argument("--profile", help="smoke, paper, or a profile YAML (default smoke)")
+    parser.add_argument("--config", metavar="YAML", help="run config file (bench.grid.RunConfig)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a run config field, e.g. profile_overrides.train.epochs=2",
+    )
+    parser.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        metavar="[DATASET=]PATH",
+        help="dataset folder (PATH alone applies to every dataset of the run)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list the cells and their status")
+    parser.add_argument("--overwrite", action="store_true", help="redo finished cells")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan, (dry-)run, then write leaderboards and figures of this grid's cells."""
+    from bench.grid import load_run_config
+    from bench.grid_manifest import write_grid_manifest
+    from bench.paths import results_dir
+    from bench.runner import cell_status, describe_cell, plan_grid, run_grid, workspace_for
+
+    config = load_run_config(
+        args.config, deep_merge(_flag_values(args), parse_overrides(args.overrides))
+    )
+    workspace = workspace_for(config, progress=not args.no_progress)
+    cells = plan_grid(config, workspace)
+    if args.dry_run:
+        statuses = [cell_status(cell) for cell in cells]
+        for cell, status in zip(cells, statuses, strict=True):
+            print(f"{status:<8} {describe_cell(cell)}  [{cell.eval_key}]")
+        counts = {s: statuses.count(s) for s in ("done", "failed", "pending")}
+        print(f"{len(cells)} cells: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        return 0
+    summary = run_grid(cells, workspace, overwrite=args.overwrite)
+    for line in summary.lines():
+        print(line)
+    results = results_dir()
+    manifest = write_grid_manifest(results, to_dict(config), [c.eval_key for c in cells])
+    _write_reports(results, frozenset(c.eval_key for c in cells))
+    print(f"grid manifest: {manifest}")
+    return 1 if summary.failed else 0
+
+
+def _write_reports(results: Any, eval_keys: frozenset[str]) -> None:
+    from bench.errors import DataError
+    from bench.leaderboard import LeaderboardOptions, write_leaderboards
+    from bench.plots import write_figures
+
+    try:
+        tables = write_leaderboards(results, options=LeaderboardOptions(eval_keys=eval_keys))
+        figures = write_figures(results, eval_keys=eval_keys)
+    except DataError as error:
+        print(f"no leaderboard written: {error}")
+        return
+    print(f"leaderboards: {', '.join(str(p) for p in tables.values())}")
+    print(f"figures: {len(figures)} in {figures[0].parent}" if figures else "figures: none")
+
+
+def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
+    """Run config fields given as flags (absent flags leave the config file's values)."""
+    values: dict[str, Any] = {}
+    for flag in ("methods", "tasks", "fractions", "seeds", "protocols", "profile"):
+        if getattr(args, flag) is not None:
+            values[flag] = getattr(args, flag)
+    roots = _data_roots(args.data_root)
+    if roots:
+        values["data_roots"] = roots
+    return values
+
+
+def _data_roots(items: list[str]) -> dict[str, str]:
+    """``--data-root ptbxl=PATH`` entries; a bare PATH applies to every dataset named later."""
+    from bench.data.loading import DATASETS
+
+    roots: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if sep and name in DATASETS:
+            roots[name] = path
+        elif sep:
+            raise ConfigError(
+                f"--data-root {item}: {name!r} is not a dataset ({', '.join(DATASETS.names())})"
+            )
+        else:
+            roots.update({dataset: item for dataset in DATASETS.names()})
+    return roots
