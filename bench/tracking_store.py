@@ -1,0 +1,150 @@
+"""The MLflow store behind tracking: which URI, which rank logs, and a thin client wrapper
+that turns store failures into one TrackingError naming the URI."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+import sqlalchemy.exc
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+
+from bench.errors import BenchError
+from bench.paths import results_dir
+
+URI_ENV = "BENCH_MLFLOW_URI"
+MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
+PREFIX_ENV = "BENCH_MLFLOW_EXPERIMENT_PREFIX"
+EXPERIMENT_PREFIX = "ecg-ssl-bench"
+DB_NAME = "mlflow.db"
+ARTIFACTS_DIR = "mlartifacts"
+REMOTE_SCHEMES = ("http", "https", "databricks")  # the server decides where artifacts go
+_MAX_PARAMS, _MAX_TAGS, _MAX_ENTITIES = 100, 100, 1000  # MLflow's limits per log_batch
+
+
+class TrackingError(BenchError):
+    """The MLflow tracking store is unreachable or refused a request."""
+
+
+def tracking_uri(override: str | None = None, results: str | Path | None = None) -> str:
+    """``override``, else $BENCH_MLFLOW_URI, else $MLFLOW_TRACKING_URI, else the SQLite file
+    ``mlflow.db`` under the results folder (as an absolute path)."""
+    chosen = override or os.environ.get(URI_ENV) or os.environ.get(MLFLOW_URI_ENV)
+    if chosen:
+        return chosen
+    return f"sqlite:///{(results_dir(results) / DB_NAME).resolve()}"
+
+
+def experiment_name(task_group: str, prefix: str | None = None) -> str:
+    """Experiment of a task group: ``<prefix>/<group>``, the prefix from the argument,
+    $BENCH_MLFLOW_EXPERIMENT_PREFIX or "ecg-ssl-bench"."""
+    return f"{prefix or os.environ.get(PREFIX_ENV) or EXPERIMENT_PREFIX}/{task_group}"
+
+
+def is_logging_rank() -> bool:
+    """True in the process that logs: rank 0 of torch.distributed, else $RANK (default 0)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+class Store:
+    """An MlflowClient on ``uri``, checked reachable on construction (TrackingError if not)."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.remote = urllib.parse.urlparse(uri).scheme in REMOTE_SCHEMES
+        if urllib.parse.urlparse(uri).scheme in ("http", "https"):
+            try:
+                requests.get(f"{uri.rstrip('/')}/health", timeout=10).raise_for_status()
+            except requests.RequestException as error:
+                raise TrackingError(
+                    f"MLflow tracking server {uri} is unreachable ({error}); start it or "
+                    f"choose another store with ${URI_ENV}"
+                ) from error
+        with self.errors():
+            self.client = MlflowClient(tracking_uri=uri)
+            self.client.search_experiments(max_results=1)
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        """Store failures as one TrackingError naming the URI; the suite's errors pass through."""
+        try:
+            yield
+        except BenchError:
+            raise
+        except (
+            MlflowException,
+            requests.RequestException,
+            sqlalchemy.exc.SQLAlchemyError,
+            OSError,
+        ) as error:
+            raise TrackingError(f"MLflow tracking store {self.uri} failed: {error}") from error
+
+    def experiment(self, name: str, tags: dict[str, str], artifact_root: Path) -> str:
+        """Id of experiment ``name``, created (artifacts under ``artifact_root`` unless the
+        store is a server) or restored when needed."""
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                self.client.restore_experiment(found.experiment_id)
+            return found.experiment_id
+        location = None if self.remote else artifact_root.resolve().as_uri()
+        try:
+            return self.client.create_experiment(name, artifact_location=location, tags=tags)
+        except MlflowException as error:  # created meanwhile by another process
+            if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+                raise
+            return self.client.get_experiment_by_name(name).experiment_id
+
+    def search(self, experiment: str, filter_string: str = "") -> list[Run]:
+        """Active runs matching ``filter_string``, oldest first, every page."""
+        runs: list[Run] = []
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [experiment], filter_string, max_results=1000,
+                order_by=["attributes.start_time ASC"], page_token=token,
+            )  # fmt: skip
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def log_batch(
+        self,
+        run_id: str,
+        params: dict[str, str] | None = None,
+        metrics: list[Metric] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Params, metrics and tags in as few requests as MLflow's limits allow; tags are sent
+        only once every param and metric is stored (a tag can mark the run complete)."""
+        param_list = [Param(k, v) for k, v in (params or {}).items()]
+        metric_list = list(metrics or [])
+        tag_list = [RunTag(k, v) for k, v in (tags or {}).items()]
+        while param_list or metric_list or tag_list:
+            batch_params, param_list = param_list[:_MAX_PARAMS], param_list[_MAX_PARAMS:]
+            room = _MAX_ENTITIES - len(batch_params)
+            batch_metrics, metric_list = metric_list[:room], metric_list[room:]
+            room -= len(batch_metrics)
+            batch_tags: list[RunTag] = []
+            if not param_list and not metric_list:
+                count = min(room, _MAX_TAGS)
+                batch_tags, tag_list = tag_list[:count], tag_list[count:]
+            self.client.log_batch(run_id, batch_metrics, batch_params, batch_tags)
+
+    def terminate(self, run_id: str, status: str, end_time: int | None = None) -> None:
+        """End a run with ``status`` ("FINISHED", "FAILED") without printing its URL."""
+        with contextlib.redirect_stdout(io.StringIO()):  # a REST client prints the run's URL
+            self.client.set_terminated(run_id, status, end_time)
