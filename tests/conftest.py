@@ -17,10 +17,19 @@ def _real_root(env: str, default: Path) -> Path | None:
 
 @pytest.fixture(autouse=True)
 def isolated_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test writes results and caches under its own tmp folder."""
+    """Every test writes results and caches under its own tmp folder, untouched by the user's
+    tracking or distributed settings."""
     results = tmp_path / "results"
     monkeypatch.setenv("BENCH_RESULTS", str(results))
-    monkeypatch.delenv("BENCH_CACHE_DIR", raising=False)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    for name in (
+        "BENCH_CACHE_DIR",
+        "BENCH_MLFLOW_URI",
+        "MLFLOW_TRACKING_URI",
+        "RANK",
+        "WORLD_SIZE",
+    ):
+        monkeypatch.delenv(name, raising=False)
     return results
 
 

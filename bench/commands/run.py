@@ -42,6 +42,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their status")
     parser.add_argument("--overwrite", action="store_true", help="redo finished cells")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking URI (default: $BENCH_MLFLOW_URI, $MLFLOW_TRACKING_URI, "
+        "else sqlite:///<results>/mlflow.db)",
+    )
+    parser.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
     parser.set_defaults(handler=run)
 
 
@@ -51,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.grid_manifest import write_grid_manifest
     from bench.paths import results_dir
     from bench.runner import cell_status, describe_cell, plan_grid, run_grid, workspace_for
+    from bench.tracking_mirror import MlflowMirror
 
     config = load_run_config(
         args.config, deep_merge(_flag_values(args), parse_overrides(args.overrides))
@@ -64,7 +72,12 @@ def run(args: argparse.Namespace) -> int:
         counts = {s: statuses.count(s) for s in ("done", "failed", "pending")}
         print(f"{len(cells)} cells: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
         return 0
-    summary = run_grid(cells, workspace, overwrite=args.overwrite)
+    mirror = None if args.no_tracking else MlflowMirror.connect(args.tracking_uri, args.overwrite)
+    summary = run_grid(
+        cells, workspace, overwrite=args.overwrite, on_result=mirror.log if mirror else None
+    )
+    if mirror is not None:
+        mirror.sync()
     for line in summary.lines():
         print(line)
     results = results_dir()
