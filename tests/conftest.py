@@ -15,6 +15,16 @@ def _real_root(env: str, default: Path) -> Path | None:
     return path if path.is_dir() else None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> None:
+    """One intra-op thread per test process: tests that start workers (DDP, Ray, servers)
+    would otherwise oversubscribe small CI machines, which slows torch down by orders of
+    magnitude; tiny test models gain nothing from more threads."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def isolated_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test writes results and caches under its own tmp folder, untouched by the user's
