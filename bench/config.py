@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -13,6 +14,7 @@ import yaml
 from bench.errors import ConfigError
 
 C = TypeVar("C")
+FLOAT_PATTERN = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def check_range(
@@ -81,8 +83,18 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r} conflicts with an earlier override")
-        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+        node[parts[-1]] = _parse_value(raw)
     return result
+
+
+def _parse_value(raw: str) -> Any:
+    """A YAML value, with numbers such as ``3e-3`` (a string in YAML 1.1) read as floats."""
+    if not raw.strip():
+        return ""
+    value = yaml.safe_load(raw)
+    if isinstance(value, str) and FLOAT_PATTERN.fullmatch(raw.strip()):
+        return float(value)
+    return value
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:

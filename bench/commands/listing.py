@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
         for name, method in METHODS.items():
             kind = "SSL" if method.needs_pretraining else "baseline"
-            print(f"{name:<16} {kind:<9} {_summary(method)}")
+            print(f"{name:<22} {kind:<9} {_summary(method)}")
     elif args.what == "tasks":
         from bench.task import TASKS
 

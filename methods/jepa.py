@@ -1,0 +1,218 @@
+"""ECG-JEPA (Kim, arXiv 2410.08559): predict the target encoder's features of hidden time columns.
+
+A context (student) encoder sees only the visible time columns of every lead; a narrow
+predictor, run on each lead alone, predicts the features that an EMA copy of the encoder (the
+target, computed on the full input) gives at the hidden columns, after a parameter-free
+LayerNorm. Both encoders are the shared patch transformer with Cross-Pattern Attention in every
+layer and 2-D sin-cos positions before every block.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from bench.config import check_range
+from bench.encoders.base import InputSpec
+from bench.encoders.patch_transformer import PatchTransformer
+from bench.errors import ConfigError
+from bench.method import METHODS, Method
+from methods.jepa_masking import TimeMask, largest_block_union, multiblock_mask, random_mask
+from methods.jepa_predictor import LeadwisePredictor
+
+MaskType = Literal["random", "multiblock"]
+LossType = Literal["smooth_l1", "l1"]
+
+
+@dataclass(frozen=True)
+class JEPAConfig:
+    """ECG-JEPA settings; defaults are CPU-sized (tiny encoder), the paper's values are noted.
+
+    - ``size``: patch-transformer size ("tiny" | "small" | "base"; paper: base = D 768,
+      depth 12, 16 heads, drop-path 0.1, no qkv bias). ``patch_size``: samples per patch
+      (None = the size's own: tiny 25, base 50; paper: 50 at 250 Hz).
+    - ``predictor_dim/depth/heads``: the per-lead predictor (paper: 384, 6, 12). Its
+      drop-path rate is the encoder's, and its blocks have no qkv bias, as in the
+      reference code.
+    - ``mask_type``: "multiblock" (paper's best, 0.912 on PTB-XL superdiagnostic) or
+      "random". ``random_ratio``: share of the time columns hidden by random masks, drawn
+      per batch (paper: 0.6-0.7). ``block_ratio`` and ``mask_blocks``: length of each block
+      as a share of the columns, drawn per block and sample, and the number of blocks whose
+      union is hidden (paper: 0.175-0.225, 4). Masks differ per sample (the reference code
+      draws one per batch); see ``methods.jepa_masking`` for the batched draw.
+    - ``ema_start``/``ema_end``: target momentum, rising linearly per step (paper: 0.996 -> 1).
+    - ``loss``: "smooth_l1" (the reference code, beta 1) or "l1" (the paper's text); the mean
+      over hidden tokens and channels, in float32.
+    - ``target_drop_path``: whether the target encoder applies stochastic depth while
+      training. Default False: the teacher gives deterministic targets (unverified; the
+      reference code leaves the whole model, teacher included, in training mode).
+    """
+
+    size: str = "tiny"
+    patch_size: int | None = None
+    predictor_dim: int = 32
+    predictor_depth: int = 2
+    predictor_heads: int = 4
+    mask_type: MaskType = "multiblock"
+    random_ratio: tuple[float, float] = (0.6, 0.7)
+    block_ratio: tuple[float, float] = (0.175, 0.225)
+    mask_blocks: int = 4
+    ema_start: float = 0.996
+    ema_end: float = 1.0
+    loss: LossType = "smooth_l1"
+    target_drop_path: bool = False
+
+    def __post_init__(self) -> None:
+        if self.size not in PatchTransformer.sizes:
+            known = ", ".join(PatchTransformer.sizes)
+            raise ConfigError(f"jepa.size = {self.size!r} is not one of {known}")
+        if self.patch_size is not None:
+            check_range("jepa.patch_size", self.patch_size, 1)
+        check_range("jepa.predictor_dim", self.predictor_dim, 2)
+        check_range("jepa.predictor_depth", self.predictor_depth, 1)
+        check_range("jepa.predictor_heads", self.predictor_heads, 1)
+        if self.predictor_dim % self.predictor_heads or self.predictor_dim % 2:
+            raise ConfigError(
+                f"jepa.predictor_dim = {self.predictor_dim} must be even and divisible by "
+                f"predictor_heads = {self.predictor_heads}"
+            )
+        for name in ("random_ratio", "block_ratio"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high < 1:
+                raise ConfigError(
+                    f"jepa.{name} = {[low, high]} must be a range [low, high] with "
+                    "0 < low <= high < 1"
+                )
+        check_range("jepa.mask_blocks", self.mask_blocks, 1)
+        if self.mask_blocks * self.block_ratio[1] >= 1:
+            raise ConfigError(
+                f"jepa.mask_blocks x block_ratio high = {self.mask_blocks} x "
+                f"{self.block_ratio[1]} must be below 1, so that some columns stay visible"
+            )
+        check_range("jepa.ema_start", self.ema_start, 0.0, 1.0)
+        check_range("jepa.ema_end", self.ema_end, self.ema_start, 1.0)
+
+
+@METHODS.register("jepa")
+class JEPA(Method):
+    """ECG-JEPA: context encoder + per-lead predictor vs. an EMA target encoder.
+
+    ``encoder`` is the context (student) encoder, the one used downstream: the reference
+    code saves and evaluates it (its checkpoints hold ``model.encoder``), and it is the
+    network that gradients train, so fine-tuning continues it. ``target_encoder`` is the EMA
+    teacher (frozen, checkpointed with the method).
+    """
+
+    name: ClassVar[str] = "jepa"
+    config_class: ClassVar[type[JEPAConfig]] = JEPAConfig
+    config: JEPAConfig
+    encoder: PatchTransformer
+
+    def __init__(self, config: JEPAConfig, input_spec: InputSpec):
+        super().__init__(config, input_spec)
+        overrides: dict[str, object] = {"attention": "cropa", "pos_every_block": True}
+        if config.patch_size is not None:
+            overrides["patch_size"] = config.patch_size
+        self.encoder = PatchTransformer.from_size(config.size, input_spec, **overrides)
+        self.n_patches = self.encoder.n_patches(input_spec.n_samples)
+        self._check_mask_fits()
+        self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.predictor = LeadwisePredictor(
+            self.encoder.embed_dim,
+            config.predictor_dim,
+            config.predictor_depth,
+            config.predictor_heads,
+            mlp_ratio=self.encoder.config.mlp_ratio,
+            drop_path=self.encoder.config.drop_path,
+        )
+
+    def _check_mask_fits(self) -> None:
+        columns = self.n_patches
+        blocks = self.config.mask_blocks
+        too_few = columns < 2 or (
+            self.config.mask_type == "multiblock"
+            and largest_block_union(columns, blocks, self.config.block_ratio[1]) >= columns
+        )
+        if too_few:
+            raise ConfigError(
+                f"jepa: {columns} time patches per lead ({self.input_spec.n_samples} samples / "
+                f"patch_size {self.encoder.patch_size}) are too few to hide with mask_type "
+                f"{self.config.mask_type!r} ({blocks} blocks) and keep a visible column; use "
+                "a longer window, a smaller patch_size or fewer mask_blocks"
+            )
+
+    def train(self, mode: bool = True) -> JEPA:
+        """Training mode for all parts; the target drops paths only if ``target_drop_path``."""
+        super().train(mode)
+        self.target_encoder.train(mode and self.config.target_drop_path)
+        return self
+
+    def draw_mask(self, batch: int, device: torch.device) -> TimeMask:
+        """Hidden time columns of ``batch`` samples, from torch's global RNG on ``device``."""
+        config = self.config
+        if config.mask_type == "random":
+            masked = random_mask(batch, self.n_patches, config.random_ratio, device)
+        else:
+            masked = multiblock_mask(
+                batch, self.n_patches, config.mask_blocks, config.block_ratio, device
+            )
+        return TimeMask.from_masked(masked)
+
+    def context_tokens(self, x: Tensor, mask: TimeMask) -> Tensor:
+        """Context encoder on the visible columns only: ``[B, leads, K, D]``.
+
+        Hidden patches are never embedded or attended to (CroPA restricted to the visible
+        tokens); filler slots carry zero patches and ids that no real token attends to.
+        """
+        patches = self.encoder.patchify(x)
+        batch, leads, _, patch = patches.shape
+        width = mask.visible.shape[1]
+        index = mask.visible.view(batch, 1, width, 1).expand(batch, leads, width, patch)
+        kept = patches.gather(2, index) * mask.valid.view(batch, 1, width, 1)
+        h = self.encoder.patch_embed(kept.reshape(batch, leads * width, patch))
+        lead_ids, time_ids = mask.context_ids(leads)
+        return self.encoder.encode_embedded(h, lead_ids, time_ids).view(batch, leads, width, -1)
+
+    @torch.no_grad()
+    def targets(self, x: Tensor) -> Tensor:
+        """Target encoder on the full input + parameter-free LayerNorm: ``[B, leads, P, D]``."""
+        h = self.target_encoder.tokens(x).float()
+        h = F.layer_norm(h, (h.shape[-1],))
+        return h.view(x.shape[0], x.shape[1], self.n_patches, -1)
+
+    def loss(self, batch: Tensor) -> dict[str, Tensor]:
+        """SmoothL1 (or L1) between predictions and targets at the hidden columns of every lead."""
+        mask = self.draw_mask(batch.shape[0], batch.device)
+        target = self.targets(batch)
+        prediction = self.predictor(self.context_tokens(batch, mask), mask).float()
+        if self.config.loss == "smooth_l1":
+            error = F.smooth_l1_loss(prediction, target, reduction="none", beta=1.0)
+        else:
+            error = F.l1_loss(prediction, target, reduction="none")
+        hidden = mask.masked.view(batch.shape[0], 1, self.n_patches, 1).float()
+        total = (error * hidden).sum()
+        elements = hidden.sum() * target.shape[1] * target.shape[-1]
+        return {
+            "loss": total / elements,
+            "mask_ratio": mask.masked.float().mean(),
+            "target_std": target.std(dim=(0, 1, 2)).mean(),
+        }
+
+    def momentum(self, step: int, total_steps: int) -> float:
+        """EMA momentum after optimiser step ``step`` (1-based): linear from start to end."""
+        config = self.config
+        return config.ema_start + (config.ema_end - config.ema_start) * step / total_steps
+
+    @torch.no_grad()
+    def on_step_end(self, step: int, total_steps: int) -> None:
+        """target <- m * target + (1 - m) * student, with the scheduled momentum ``m``."""
+        m = self.momentum(step, total_steps)
+        targets = list(self.target_encoder.parameters())
+        students = [p.detach() for p in self.encoder.parameters()]
+        torch._foreach_mul_(targets, m)
+        torch._foreach_add_(targets, torch._foreach_mul(students, 1.0 - m))

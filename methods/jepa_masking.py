@@ -1,0 +1,122 @@
+"""ECG-JEPA time masks: the same time columns hidden in every lead, drawn per sample on the device.
+
+A mask is a boolean ``[B, P]`` over the ``P`` time positions (patch columns) of each sample;
+a hidden column is hidden in all leads. Two kinds, both batched with no loop over samples:
+
+- random: one ratio ``r ~ U[low, high]`` per batch; every sample hides ``floor(P * r)``
+  columns chosen at random (the same count, different columns per sample);
+- multi-block: each sample draws ``n_blocks`` blocks of ``floor(P * r_j)`` columns,
+  ``r_j ~ U[low, high]``, at uniform starts that keep the block inside ``[0, P)``; the union
+  is hidden (blocks may overlap, so the count varies per sample).
+
+Counts are clamped to ``[1, P - 1]`` so that every sample hides and shows something.
+``TimeMask`` adds the layout of the context: each sample's visible columns padded to the
+batch's largest visible count (see ``TimeMask`` for why padding rather than truncation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+PAD_ID = -1
+"""Lead and time id of a padding token: it matches no real token's lead or time."""
+
+
+def random_mask(
+    batch: int, n_patches: int, ratio: tuple[float, float], device: torch.device
+) -> Tensor:
+    """Hide ``floor(P * r)`` random columns per sample, one ``r ~ U[ratio]`` for the batch."""
+    low, high = ratio
+    r = low + (high - low) * torch.rand((), device=device)
+    count = (n_patches * r).floor().clamp(1, n_patches - 1)
+    rank = torch.rand(batch, n_patches, device=device).argsort(dim=1).argsort(dim=1)
+    return rank < count
+
+
+def draw_blocks(
+    batch: int, n_patches: int, n_blocks: int, ratio: tuple[float, float], device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """(starts, lengths), long ``[B, n_blocks]``: lengths ``floor(P * r)``, starts uniform."""
+    low, high = ratio
+    ratios = low + (high - low) * torch.rand(batch, n_blocks, device=device)
+    lengths = (n_patches * ratios).floor().long().clamp(1, n_patches - 1)
+    room = n_patches - lengths + 1  # number of starts that keep the block inside
+    starts = (torch.rand(batch, n_blocks, device=device) * room).floor().long()
+    return torch.minimum(starts, room - 1), lengths
+
+
+def block_union(starts: Tensor, lengths: Tensor, n_patches: int) -> Tensor:
+    """Boolean ``[B, P]``: True where a column lies in at least one block."""
+    time = torch.arange(n_patches, device=starts.device)
+    ends = starts + lengths
+    inside = (time >= starts.unsqueeze(-1)) & (time < ends.unsqueeze(-1))
+    return inside.any(dim=1)
+
+
+def multiblock_mask(
+    batch: int, n_patches: int, n_blocks: int, ratio: tuple[float, float], device: torch.device
+) -> Tensor:
+    """The union of ``n_blocks`` random blocks per sample (``draw_blocks`` + ``block_union``)."""
+    starts, lengths = draw_blocks(batch, n_patches, n_blocks, ratio, device)
+    return block_union(starts, lengths, n_patches)
+
+
+def largest_block_union(n_patches: int, n_blocks: int, high: float) -> int:
+    """Most columns ``n_blocks`` blocks of at most ``high`` of ``n_patches`` can hide."""
+    return n_blocks * min(max(int(n_patches * high), 1), n_patches - 1)
+
+
+@dataclass(frozen=True)
+class TimeMask:
+    """A batch's hidden columns and the padded layout of its visible (context) columns.
+
+    ``masked``: bool ``[B, P]``, True = hidden from the context encoder and predicted.
+    ``visible``: long ``[B, K]``, each sample's visible columns in ascending order, then
+    filler up to ``K`` = the batch's largest visible count. ``valid``: bool ``[B, K]``, False
+    at filler slots. With random masks every sample shows the same count, so nothing is
+    padded. Multi-block unions vary a lot per sample (at P = 50: about 15 to 38 hidden of 50
+    in a batch of 64), so instead of truncating every sample to the batch's extreme counts
+    (which would cut the context and the targets by about half), padding slots become tokens
+    with lead and time id ``PAD_ID``: under Cross-Pattern Attention they share no lead or time
+    with a real token, so real tokens never see them (``context_ids``).
+    """
+
+    masked: Tensor
+    visible: Tensor
+    valid: Tensor
+
+    @classmethod
+    def from_masked(cls, masked: Tensor) -> TimeMask:
+        """Layout of a boolean ``[B, P]`` mask.
+
+        ``K`` is read back from the device (one small sync per step) and changes from batch to
+        batch, so a compiled objective needs dynamic shapes.
+        """
+        counts = (~masked).sum(dim=1)
+        width = int(counts.max())
+        order = torch.argsort(masked.to(torch.uint8), dim=1, stable=True)  # visible first
+        visible = order[:, :width]
+        valid = torch.arange(width, device=masked.device) < counts.unsqueeze(1)
+        return cls(masked=masked, visible=visible, valid=valid)
+
+    @property
+    def n_patches(self) -> int:
+        """Time positions ``P`` per lead."""
+        return self.masked.shape[1]
+
+    def context_ids(self, n_leads: int) -> tuple[Tensor, Tensor]:
+        """(lead_ids, time_ids), long ``[B, n_leads * K]`` lead-major; ``PAD_ID`` at filler."""
+        batch, width = self.visible.shape
+        leads = torch.arange(n_leads, device=self.visible.device)
+        lead_ids = leads.view(1, n_leads, 1).expand(batch, n_leads, width)
+        time_ids = self.visible.unsqueeze(1).expand(batch, n_leads, width)
+        valid = self.valid.unsqueeze(1).expand(batch, n_leads, width)
+        pad = torch.full_like(lead_ids, PAD_ID)
+        flat = (batch, n_leads * width)
+        return (
+            torch.where(valid, lead_ids, pad).reshape(flat),
+            torch.where(valid, time_ids, pad).reshape(flat),
+        )
