@@ -9,8 +9,10 @@ holding a dict of plain data and tensors, so it loads with ``weights_only=True``
 - ``model`` (the method's state dict: encoder, heads, EMA target, buffers);
 - ``optimizer`` (AdamW state), ``schedule`` (warm-up/cosine parameters), ``step``,
   ``total_steps``, ``finished``, ``elapsed_s``, ``samples_seen``;
-- ``rng`` (torch CPU, CUDA, NumPy and Python states) and ``sampler`` (data generator state,
-  epoch, permutation) for exact resumption; ``train_config``; ``history`` (per-step columns);
+- ``rng`` (torch CPU, CUDA, NumPy and Python states; of process 0 under DDP),
+  ``rng_other_ranks`` (the same for processes 1..N-1), ``world_size`` (N, 1 without DDP) and
+  ``sampler`` (data generator state, epoch, permutation) for exact resumption;
+  ``train_config``; ``history`` (per-step columns);
   ``records`` (shape of the training array) and ``info`` (caller's provenance, e.g. run key).
 
 Use a pretrained model in your own code::

@@ -2,7 +2,8 @@
 
 Methods only define ``loss(batch)`` (and optionally ``on_step_end``); this module owns the
 data path (random crops on the device), AdamW with parameter groups, the warm-up + cosine
-schedule, bf16 autocast, gradient clipping, progress, history, checkpoints and exact resume.
+schedule, bf16 autocast, gradient clipping, progress, history, checkpoints and exact resume,
+and data parallelism across torchrun's processes (semantics in ``bench.distributed``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,23 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from bench.checkpoint import CHECKPOINT_NAME, method_header, read_checkpoint, save_checkpoint
+from bench.checkpoint import CHECKPOINT_NAME, method_header, save_checkpoint
 from bench.config import to_dict
+from bench.distributed import (
+    Processes,
+    barrier,
+    data_parallel,
+    gather_to_main,
+    local_batch_size,
+    mean_over_processes,
+    process_group,
+    rank_seed,
+    training_device,
+)
 from bench.errors import ConfigError
 from bench.method import Method
 from bench.optim import WarmupCosine, build_optimizer, set_lr
+from bench.train_checks import check_records, check_same_run, read_shared_checkpoint
 from bench.train_config import TrainConfig, autocast_dtype, resolve_device
 from bench.train_data import CropSampler, place_records
 from bench.train_state import (
@@ -93,31 +106,42 @@ def pretrain(
     checkpoint, leaving the schedule unchanged; a later call continues. The loss history goes
     to ``run_dir/history.csv``. Checkpoints are also written every ``config.checkpoint_every``
     steps and when the run stops on an exception or Ctrl-C (never from a NaN loss).
+
+    Under torchrun the call trains on every process together (DDP), ``config.batch_size``
+    being the global batch; see ``bench.distributed`` for what that keeps and what it cannot.
     """
     run_dir = Path(run_dir)
     if log_every < 1:
         raise ConfigError(f"log_every = {log_every} must be at least 1")
-    _check_records(method, signals)
+    check_records(method, signals)
     identity = {
         **method_header(method),
         "train_config": config.learning_dict(),
         "records": list(signals.shape),
     }
     path = run_dir / CHECKPOINT_NAME
-    state = read_checkpoint(path) if path.exists() else None
-    if state is not None:
-        _check_same_run(state, identity, run_dir)
-        if state["finished"]:
-            log.info("%s already finished (%d steps); not retraining", run_dir, state["step"])
-            method.load_state_dict(state["model"])
-            return result_from_checkpoint(path, state)
-    loop = TrainingLoop(method, signals, config, path, {**identity, "info": dict(info or {})})
-    if state is not None:
-        log.info("resuming %s from step %d of %d", run_dir, state["step"], state["total_steps"])
-        loop.load_state(state)
-    else:
-        seed_everything(config.seed)
-    return loop.run(progress=progress, stop_at_step=stop_at_step, log_every=log_every)
+    with process_group() as processes:
+        state = read_shared_checkpoint(path, processes)
+        if state is not None:
+            check_same_run(state, identity, run_dir)
+            if state["finished"]:
+                if processes.is_main:
+                    log.info(
+                        "%s already finished (%d steps); not retraining", run_dir, state["step"]
+                    )
+                method.load_state_dict(state["model"])
+                return result_from_checkpoint(path, state)
+        header = {**identity, "info": dict(info or {})}
+        loop = TrainingLoop(method, signals, config, path, header, processes)
+        if state is not None:
+            if processes.is_main:
+                log.info(
+                    "resuming %s from step %d of %d", run_dir, state["step"], state["total_steps"]
+                )
+            loop.load_state(state)
+        else:
+            seed_everything(rank_seed(config.seed, processes.rank))
+        return loop.run(progress=progress, stop_at_step=stop_at_step, log_every=log_every)
 
 
 class TrainingLoop:
@@ -130,17 +154,25 @@ class TrainingLoop:
         config: TrainConfig,
         checkpoint_path: Path,
         header: dict[str, Any],
+        processes: Processes | None = None,
     ):
         self.method = method
         self.config = config
         self.path = checkpoint_path
         self.header = header
-        self.device = resolve_device(config.device)
+        self.processes = processes = processes or Processes()
+        self.device = training_device(resolve_device(config.device), processes)
         self.dtype = autocast_dtype(config.precision, self.device)
         method.to(self.device).train()
         records = place_records(signals, self.device)
         self.sampler = CropSampler(
-            records, method.input_spec.n_samples, config.batch_size, config.seed, self.device
+            records,
+            method.input_spec.n_samples,
+            local_batch_size(config.batch_size, processes),
+            config.seed,
+            self.device,
+            processes.rank,
+            processes.world_size,
         )
         self.total_steps = config.total_steps(self.sampler.steps_per_epoch)
         self.schedule = WarmupCosine(
@@ -153,7 +185,7 @@ class TrainingLoop:
             method, config.lr, config.weight_decay, config.betas, self.device
         )
         self.parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
-        objective = Objective(method)
+        objective = data_parallel(Objective(method), processes, config.find_unused_parameters)
         self.objective: nn.Module = torch.compile(objective) if config.compile else objective
         self.history = History()
         self.step = 0
@@ -170,10 +202,26 @@ class TrainingLoop:
         self.method.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.load_state_dict(state["sampler"])
-        restore_rng(state["rng"])
         self.history = History(state["history"])
         self.step = self.saved_step = int(state["step"])
         self.elapsed_before = self.elapsed_s = float(state["elapsed_s"])
+        self._restore_rng(state)
+
+    def _restore_rng(self, state: dict[str, Any]) -> None:
+        """This process's RNG state; reseeded from (seed, rank, step) if the size changed."""
+        rank, world_size = self.processes.rank, self.processes.world_size
+        saved_size = int(state.get("world_size", 1))
+        if saved_size == world_size:
+            restore_rng([state["rng"], *state.get("rng_other_ranks", [])][rank])
+            return
+        if self.processes.is_main:
+            log.warning(
+                "%s was saved by %d process(es) and resumes on %d: model, optimiser, schedule "
+                "and data order continue, but the random streams of the method are reseeded, "
+                "so the run is no longer bit-identical to an uninterrupted one",
+                self.path, saved_size, world_size,
+            )  # fmt: skip
+        seed_everything(rank_seed(self.config.seed, rank, self.step))
 
     def run(self, progress: bool, stop_at_step: int | None, log_every: int) -> PretrainResult:
         """Train up to the end (or ``stop_at_step``); checkpoint on every way out."""
@@ -186,7 +234,7 @@ class TrainingLoop:
             initial=self.step,
             desc=f"pretrain {self.method.name}",
             unit="step",
-            disable=not progress,
+            disable=not progress or not self.processes.is_main,
             dynamic_ncols=True,
         )
         try:
@@ -241,7 +289,7 @@ class TrainingLoop:
         scalars["loss"].backward()
         if self.config.grad_clip is not None:
             scalars["grad_norm"] = nn.utils.clip_grad_norm_(self.parameters, self.config.grad_clip)
-        return lr, scalars
+        return lr, mean_over_processes(scalars, self.processes)
 
     def _report(self, bar: tqdm, start_step: int, started: float) -> None:
         self.history.flush()
@@ -251,32 +299,47 @@ class TrainingLoop:
         bar.set_postfix(loss=f"{self.history.columns['loss'][-1]:.4f}", samples_s=f"{rate:.0f}")
 
     def _save(self, started: float, boundary: dict[str, Any] | None = None) -> None:
+        """Process 0 writes the checkpoint (every process's RNG state included) and history."""
         self.history.flush()
         current = boundary or {"rng": capture_rng(), "sampler": self.sampler.state_dict()}
+        rng_states = gather_to_main(current["rng"], self.processes)
         elapsed = self.elapsed_before + time.perf_counter() - started
-        save_checkpoint(
-            self.path,
-            {
-                **self.header,
-                "model": self.method.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "schedule": vars(self.schedule).copy(),
-                "step": self.step,
-                "total_steps": self.total_steps,
-                "finished": self.step == self.total_steps,
-                "elapsed_s": elapsed,
-                "samples_seen": self.step * self.sampler.global_batch,
-                "train_config": to_dict(self.config),
-                "history": self.history.state_dict(),
-                **current,
-            },
-        )
-        self.history.write_csv(self.path.with_name(HISTORY_NAME))
+        if rng_states is not None:
+            save_checkpoint(
+                self.path,
+                {
+                    **self.header,
+                    "model": self.method.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "schedule": vars(self.schedule).copy(),
+                    "step": self.step,
+                    "total_steps": self.total_steps,
+                    "finished": self.step == self.total_steps,
+                    "elapsed_s": elapsed,
+                    "samples_seen": self.step * self.sampler.global_batch,
+                    "train_config": to_dict(self.config),
+                    "history": self.history.state_dict(),
+                    "sampler": current["sampler"],
+                    "world_size": self.processes.world_size,
+                    "rng": rng_states[0],
+                    "rng_other_ranks": rng_states[1:],
+                },
+            )
+            self.history.write_csv(self.path.with_name(HISTORY_NAME))
+        barrier(self.processes)
         self.saved_step, self.elapsed_s = self.step, elapsed
 
     def _save_on_exit(self, started: float, boundary: dict[str, Any] | None) -> None:
         """Checkpoint the last completed step when a run stops on an error or Ctrl-C."""
         if self.step == self.saved_step:
+            return
+        if self.processes.world_size > 1:  # the processes may have stopped at different points
+            if self.processes.is_main:
+                log.warning(
+                    "stopped at step %d on %d processes; no exit checkpoint, rerun to resume "
+                    "from the last periodic one (step %d)",
+                    self.step, self.processes.world_size, max(self.saved_step, 0),
+                )  # fmt: skip
             return
         try:
             self._save(started, boundary)
@@ -318,30 +381,3 @@ def _scalars(method: Method, output: Any) -> dict[str, Tensor]:
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             scalars[key] = torch.tensor(float(value))
     return scalars
-
-
-def _check_records(method: Method, signals: np.ndarray) -> None:
-    spec = method.input_spec
-    if signals.ndim != 3 or signals.shape[1] != spec.n_leads:
-        raise ConfigError(
-            f"method {method.name!r} expects records [N, {spec.n_leads}, T], "
-            f"got {tuple(signals.shape)}"
-        )
-    if signals.shape[2] < spec.n_samples:
-        raise ConfigError(
-            f"method {method.name!r} crops {spec.n_samples} samples but the records have only "
-            f"{signals.shape[2]}; shorten the input window"
-        )
-
-
-def _check_same_run(state: dict[str, Any], identity: dict[str, Any], run_dir: Path) -> None:
-    learning = {
-        k: v for k, v in state["train_config"].items() if k not in TrainConfig.EXECUTION_FIELDS
-    }
-    stored = {**state, "train_config": learning, "records": list(state["records"])}
-    differing = [key for key in identity if stored[key] != identity[key]]
-    if differing:
-        raise ConfigError(
-            f"{run_dir} holds a pretraining with a different {', '.join(differing)}; "
-            "use another run folder or delete this one"
-        )

@@ -19,12 +19,16 @@ class TrainConfig:
     """Pretraining schedule and execution options (parsed strictly by ``bench.config``).
 
     The schedule spans ``epochs`` epochs of ``len(records) // batch_size`` steps, cut to
-    ``max_steps`` when set (the cosine then ends at the cap). ``warmup_epochs`` of linear
-    warm-up precede a cosine decay from ``lr`` to ``min_lr``. ``precision`` "auto" is bf16
-    autocast on CUDA and fp32 on CPU. ``grad_clip`` is a max global gradient norm (None = off).
-    ``checkpoint_every`` is in optimiser steps. ``device``, ``compile`` and
-    ``checkpoint_every`` change how a run executes, not what it learns
-    (``EXECUTION_FIELDS``): they are left out of run keys and resume checks.
+    ``max_steps`` when set (the cosine then ends at the cap). ``batch_size`` is the global
+    batch of one optimiser step: under DDP with N processes each takes ``batch_size / N``
+    crops, so the schedule and data order do not depend on N (see ``bench.distributed``).
+    ``warmup_epochs`` of linear warm-up precede a cosine decay from ``lr`` to ``min_lr``.
+    ``precision`` "auto" is bf16 autocast on CUDA and fp32 on CPU. ``grad_clip`` is a max
+    global gradient norm (None = off). ``checkpoint_every`` is in optimiser steps.
+    ``find_unused_parameters`` lets DDP train a method whose loss leaves some trainable
+    parameters unused in a step (slower; only needed then). ``device``, ``compile``,
+    ``checkpoint_every`` and ``find_unused_parameters`` change how a run executes, not what it
+    learns (``EXECUTION_FIELDS``): they are left out of run keys and resume checks.
     """
 
     epochs: int = 100
@@ -41,8 +45,14 @@ class TrainConfig:
     seed: int = 0
     device: DeviceChoice = "auto"
     compile: bool = False
+    find_unused_parameters: bool = False
 
-    EXECUTION_FIELDS: ClassVar[tuple[str, ...]] = ("checkpoint_every", "device", "compile")
+    EXECUTION_FIELDS: ClassVar[tuple[str, ...]] = (
+        "checkpoint_every",
+        "device",
+        "compile",
+        "find_unused_parameters",
+    )
 
     def __post_init__(self) -> None:
         check_range("train.epochs", self.epochs, 1)

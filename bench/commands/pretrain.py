@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 from statistics import fmean
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.pretraining import PretrainPlan
+    from bench.profiles import PretrainSetup
+    from bench.train import PretrainResult
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -12,7 +18,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "pretrain",
         help="pretrain one method on a dataset's training folds (1-8)",
         description="Pretrain METHOD on the training folds of DATASET under a profile; reruns "
-        "resume an interrupted run and skip a finished one.",
+        "resume an interrupted run and skip a finished one. Data-parallel on N processes with "
+        "--nproc N, or by starting it as `torchrun --nproc-per-node N -m bench pretrain ...`; "
+        "train.batch_size is the global batch either way.",
     )
     parser.add_argument("--method", required=True, help="registered method (bench list methods)")
     parser.add_argument("--data", required=True, metavar="DATASET", help="dataset name")
@@ -29,30 +37,70 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="override, e.g. train.lr=1e-4, train.epochs=2, method.<field>=..., window_s=5",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train on N processes of this machine (one GPU each on CUDA), relaunched "
+        "through torchrun (default 1: this process)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Resolve the profile, load the data, pretrain (or reuse), print a summary."""
+    """Resolve the profile, load the data, pretrain (or reuse), print a summary.
+
+    Under torchrun every process trains; process 0 alone prints. With ``--nproc N`` (N != 1)
+    the options are checked here, then the command reruns itself on N processes.
+    """
     from bench.config import deep_merge, parse_overrides
-    from bench.data.loading import load_dataset
-    from bench.pretraining import plan_pretraining, run_pretraining
-    from bench.profiles import load_profile
+    from bench.distributed import process_group, relaunch_under_torchrun
 
     overrides = parse_overrides(args.set)
     if args.seed is not None:
         overrides = deep_merge(overrides, {"train": {"seed": args.seed}})
+    if args.nproc != 1:
+        _resolve_setup(args, overrides)  # bad options fail here, before any process starts
+        return relaunch_under_torchrun(args.nproc, _arguments_without_nproc(args))
+    with process_group():
+        return _pretrain_here(args, overrides)
+
+
+def _resolve_setup(
+    args: argparse.Namespace, overrides: dict[str, Any]
+) -> tuple[str, PretrainSetup]:
+    from bench.profiles import load_profile
+
     profile = load_profile(args.profile)
-    setup = profile.resolve(args.method, overrides)
-    data = load_dataset(args.data, args.data_root, setup.preprocessing)
+    return profile.name, profile.resolve(args.method, overrides)
+
+
+def _pretrain_here(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    from bench.data.loading import load_dataset
+    from bench.distributed import current_processes, main_process_first
+    from bench.pretraining import plan_pretraining, run_pretraining
+
+    processes = current_processes()
+    profile_name, setup = _resolve_setup(args, overrides)
+    with main_process_first(processes):  # a missing cache is built once, by process 0
+        data = load_dataset(args.data, args.data_root, setup.preprocessing)
     plan = plan_pretraining(setup, args.data, data)
     spec = plan.spec.input_spec
-    print(
-        f"pretrain {args.method} on {args.data}: {len(data.split_indices('train'))} training "
-        f"records, crops {spec.n_leads} leads x {spec.n_samples} samples at "
-        f"{spec.sampling_rate} Hz; profile {profile.name}; key {plan.key}"
-    )
+    if processes.is_main:
+        print(
+            f"pretrain {args.method} on {args.data}: {len(data.split_indices('train'))} "
+            f"training records, crops {spec.n_leads} leads x {spec.n_samples} samples at "
+            f"{spec.sampling_rate} Hz; profile {profile_name}; key {plan.key}"
+            + (f"; {processes.world_size} processes" if processes.world_size > 1 else "")
+        )
     result = run_pretraining(plan, data, progress=not args.no_progress)
+    if processes.is_main:
+        _print_summary(plan, result)
+    return 0
+
+
+def _print_summary(plan: PretrainPlan, result: PretrainResult) -> None:
     if result.steps_this_call == 0 and result.finished:
         print(f"already pretrained: {plan.run_dir}")
     losses = [row["loss"] for row in result.history]
@@ -66,4 +114,19 @@ def run(args: argparse.Namespace) -> int:
         f"{result.samples_per_s:.0f} samples/s"
     )
     print(f"checkpoint: {result.checkpoint}")
-    return 0
+
+
+def _arguments_without_nproc(args: argparse.Namespace) -> list[str]:
+    """The ``bench`` arguments that repeat this command in every process."""
+    arguments = ["--verbose"] if args.verbose else []
+    arguments += ["pretrain", "--method", args.method, "--data", args.data]
+    arguments += ["--profile", args.profile]
+    if args.data_root:
+        arguments += ["--data-root", args.data_root]
+    if args.seed is not None:
+        arguments += ["--seed", str(args.seed)]
+    for item in args.set:
+        arguments += ["--set", item]
+    if args.no_progress:
+        arguments.append("--no-progress")
+    return arguments
