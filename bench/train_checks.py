@@ -16,7 +16,9 @@ from bench.train_config import TrainConfig
 
 
 def check_records(method: Method, signals: np.ndarray) -> None:
-    """ConfigError unless ``signals`` [N, leads, T] has the method's leads and enough samples."""
+    """ConfigError unless ``method`` pretrains and ``signals`` [N, leads, T] fits its input."""
+    if not method.needs_pretraining:
+        raise ConfigError(f"method {method.name!r} is a baseline without pretraining")
     spec = method.input_spec
     if signals.ndim != 3 or signals.shape[1] != spec.n_leads:
         raise ConfigError(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -133,3 +135,14 @@ def test_bench_pretrain_refuses_baselines(name: str, capsys: pytest.CaptureFixtu
     argv = ["pretrain", "--method", name, "--data", "synthetic", "--no-progress"]
     assert main(argv) == 2
     assert f"method {name!r} is a baseline without pretraining" in capsys.readouterr().err
+
+
+def test_the_shared_loop_refuses_a_baseline_and_writes_nothing(tmp_path: Path) -> None:
+    from bench.train import pretrain
+    from bench.train_config import TrainConfig
+
+    method = METHODS.get("random_init")(METHODS.get("random_init").config_class(), SPEC)
+    signals = np.zeros((8, SPEC.n_leads, SPEC.n_samples), dtype=np.float32)
+    with pytest.raises(ConfigError, match="baseline without pretraining"):
+        pretrain(method, signals, TrainConfig(epochs=1, batch_size=4), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
