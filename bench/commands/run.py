@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from bench.config import deep_merge, parse_overrides, to_dict
@@ -49,6 +50,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "else sqlite:///<results>/mlflow.db)",
     )
     parser.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    parser.add_argument(
+        "--launcher",
+        choices=["local", "ray"],
+        default="local",
+        help="run cells in this process (local, default) or as tasks on a Ray cluster (ray)",
+    )
+    parser.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="Ray cluster to join (from `ray start --head`; results folder, cache and data on "
+        "a filesystem all nodes share); default: a local Ray instance",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -56,13 +69,17 @@ def run(args: argparse.Namespace) -> int:
     """Plan, (dry-)run, then write leaderboards and figures of this grid's cells."""
     from bench.grid import load_run_config
     from bench.grid_manifest import write_grid_manifest
+    from bench.launchers import check_launcher, launch_grid
     from bench.paths import results_dir
-    from bench.runner import cell_status, describe_cell, plan_grid, run_grid, workspace_for
+    from bench.runner import cell_status, describe_cell, plan_grid, workspace_for
     from bench.tracking_mirror import MlflowMirror
 
+    _refuse_torchrun()
     config = load_run_config(
         args.config, deep_merge(_flag_values(args), parse_overrides(args.overrides))
     )
+    if not args.dry_run:
+        check_launcher(args.launcher, args.address)
     workspace = workspace_for(config, progress=not args.no_progress)
     cells = plan_grid(config, workspace)
     if args.dry_run:
@@ -73,8 +90,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(cells)} cells: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
         return 0
     mirror = None if args.no_tracking else MlflowMirror.connect(args.tracking_uri, args.overwrite)
-    summary = run_grid(
-        cells, workspace, overwrite=args.overwrite, on_result=mirror.log if mirror else None
+    summary = launch_grid(
+        args.launcher,
+        cells,
+        config,
+        workspace,
+        overwrite=args.overwrite,
+        on_result=mirror.log if mirror else None,
+        address=args.address,
     )
     if mirror is not None:
         mirror.sync()
@@ -100,6 +123,19 @@ def _write_reports(results: Any, eval_keys: frozenset[str]) -> None:
         return
     print(f"leaderboards: {', '.join(str(p) for p in tables.values())}")
     print(f"figures: {len(figures)} in {figures[0].parent}" if figures else "figures: none")
+
+
+def _refuse_torchrun() -> None:
+    """A grid is spread with --launcher ray, not torchrun: DDP belongs to one pretraining."""
+    from bench.distributed import launched_by_torchrun
+
+    if launched_by_torchrun() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError(
+            "bench run does not run under torchrun: pretrain each method with "
+            "`torchrun --nproc-per-node N -m bench pretrain ...` (or `bench pretrain --nproc N`) "
+            "first; `bench run` then reuses those checkpoints. To spread the grid itself, use "
+            "--launcher ray."
+        )
 
 
 def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
