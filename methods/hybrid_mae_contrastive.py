@@ -1,0 +1,182 @@
+"""``hybrid``: contrastive-regularised masked autoencoder (CREMA, Song et al., arXiv 2407.07110).
+
+One loss ``L = L_MAE + lambda * L_contrastive``. Every crop gives two views (light amplitude,
+baseline and noise augmentations) with independent random token masks. The shared patch
+transformer (full attention, CREMA's "Signal Transformer" role) encodes only the visible
+(lead x time) tokens of each view; a light transformer decoder with a learned mask token
+reconstructs every patch, and the MSE is taken on masked patches only. The mean-pooled visible
+tokens of each view go through a projection MLP into NT-Xent over the batch. Downstream,
+``encoder.embed`` is the encoder on the full, unmasked input: the mean of all tokens after the
+final LayerNorm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bench.config import check_range
+from bench.distributed import gather_with_grad
+from bench.encoders.base import InputSpec
+from bench.errors import ConfigError
+from bench.method import METHODS, Method
+from methods._masked_decoding import (
+    PatchDecoder,
+    build_patch_encoder,
+    check_decoder,
+    check_encoder_fields,
+    masked_mse,
+    normalize_patches,
+)
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    """Fields of ``hybrid``; CREMA publishes none of them, so every default is (unverified).
+
+    - ``size`` / ``patch_size``: the patch transformer size (tiny | small | base) and an
+      optional patch-length override (samples).
+    - ``mask_ratio``: share of the lead x time tokens masked per view, 0.75 (MAE's value;
+      unverified); every sample masks ``round(mask_ratio * tokens)`` tokens.
+    - ``decoder_dim`` / ``decoder_depth`` / ``decoder_heads``: the light decoder, 64 / 1 / 4
+      (unverified; CPU-sized, see the paper profile for larger).
+    - ``norm_targets``: reconstruct per-patch normalised patches (MAE's norm_pix_loss), True.
+      The target is the view without its Gaussian noise (scaled and shifted like the view).
+    - ``contrastive_weight``: lambda, 0.1 (unverified); 0 gives plain MAE.
+    - ``temperature``: NT-Xent temperature in (0, 1], 0.2 (unverified).
+    - ``projection_hidden`` / ``projection_dim``: the projection MLP
+      (Linear-GELU-Linear), 256 / 128 (unverified).
+    - ``aug_scale``: per-lead amplitude factor drawn from [1 - s, 1 + s], 0.2 (unverified).
+    - ``aug_shift``: per-lead baseline offset drawn from [-b, b] in signal units, 0.1
+      (unverified).
+    - ``aug_noise_std``: Gaussian noise std in signal units, 0.05 (unverified).
+    """
+
+    size: str = "tiny"
+    patch_size: int | None = None
+    mask_ratio: float = 0.75
+    decoder_dim: int = 64
+    decoder_depth: int = 1
+    decoder_heads: int = 4
+    norm_targets: bool = True
+    contrastive_weight: float = 0.1
+    temperature: float = 0.2
+    projection_hidden: int = 256
+    projection_dim: int = 128
+    aug_scale: float = 0.2
+    aug_shift: float = 0.1
+    aug_noise_std: float = 0.05
+
+    def __post_init__(self) -> None:
+        where = "hybrid"
+        check_encoder_fields(where, self.size, self.patch_size)
+        if not 0.0 < self.mask_ratio < 1.0:
+            raise ConfigError(f"{where}.mask_ratio = {self.mask_ratio!r} must lie in (0, 1)")
+        check_decoder(where, self.decoder_dim, self.decoder_depth, self.decoder_heads, 1)
+        check_range(f"{where}.contrastive_weight", self.contrastive_weight, 0.0)
+        if not 0.0 < self.temperature <= 1.0:
+            raise ConfigError(f"{where}.temperature = {self.temperature!r} must lie in (0, 1]")
+        check_range(f"{where}.projection_hidden", self.projection_hidden, 1)
+        check_range(f"{where}.projection_dim", self.projection_dim, 1)
+        check_range(f"{where}.aug_scale", self.aug_scale, 0.0, 0.99)
+        check_range(f"{where}.aug_shift", self.aug_shift, 0.0)
+        check_range(f"{where}.aug_noise_std", self.aug_noise_std, 0.0)
+
+
+def random_token_mask(
+    batch: int, n_tokens: int, n_masked: int, device: torch.device | str | None = None
+) -> tuple[Tensor, Tensor]:
+    """Independent random masks: (keep long [B, n_tokens - n_masked] sorted, masked bool [B, N]).
+
+    Every sample masks exactly ``n_masked`` tokens, drawn from torch's global RNG.
+    """
+    order = torch.rand(batch, n_tokens, device=device).argsort(dim=1)
+    keep = order[:, n_masked:].sort(dim=1).values
+    masked = torch.ones(batch, n_tokens, dtype=torch.bool, device=device)
+    return keep, masked.scatter(1, keep, False)
+
+
+def nt_xent(a: Tensor, b: Tensor, temperature: float) -> Tensor:
+    """NT-Xent (SimCLR's InfoNCE) of paired embeddings ``a``, ``b`` [B, E], in float32.
+
+    Each of the 2B embeddings has its pair as the positive and the other 2B - 2 as negatives
+    (cosine similarity / ``temperature``); the loss is the mean cross-entropy over all 2B.
+    """
+    z = F.normalize(torch.cat([a, b]).float(), dim=1)
+    logits = (z @ z.T) / temperature
+    n = a.shape[0]
+    self_pairs = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(self_pairs, float("-inf"))
+    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    return F.cross_entropy(logits, positives)
+
+
+@METHODS.register("hybrid")
+class HybridMAEContrastive(Method):
+    """Masked autoencoder with an NT-Xent regulariser between two masked, augmented views."""
+
+    name: ClassVar[str] = "hybrid"
+    config_class: ClassVar[type[HybridConfig]] = HybridConfig
+    config: HybridConfig
+
+    def __init__(self, config: HybridConfig, input_spec: InputSpec):
+        super().__init__(config, input_spec)
+        self.encoder = build_patch_encoder(config.size, config.patch_size, input_spec)
+        self.n_patches = self.encoder.n_patches(input_spec.n_samples)
+        self.n_tokens = input_spec.n_leads * self.n_patches
+        self.n_masked = round(config.mask_ratio * self.n_tokens)
+        if not 1 <= self.n_masked < self.n_tokens:
+            raise ConfigError(
+                f"hybrid.mask_ratio = {config.mask_ratio} masks {self.n_masked} of "
+                f"{self.n_tokens} tokens; at least one token must be masked and one visible"
+            )
+        self.decoder = PatchDecoder(
+            self.encoder.embed_dim,
+            self.encoder.patch_size,
+            config.decoder_dim,
+            config.decoder_depth,
+            config.decoder_heads,
+            mask_token=True,
+        )
+        self.projector = nn.Sequential(
+            nn.Linear(self.encoder.embed_dim, config.projection_hidden),
+            nn.GELU(),
+            nn.Linear(config.projection_hidden, config.projection_dim),
+        )
+
+    def augment(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(view, target signal): per-lead scaling and baseline shift, then Gaussian noise.
+
+        The target signal is the view before the noise is added.
+        """
+        c = self.config
+        batch, leads, _ = x.shape
+        scale = 1.0 + c.aug_scale * (2.0 * torch.rand(batch, leads, 1, device=x.device) - 1.0)
+        shift = c.aug_shift * (2.0 * torch.rand(batch, leads, 1, device=x.device) - 1.0)
+        clean = x * scale + shift
+        return clean + c.aug_noise_std * torch.randn_like(x), clean
+
+    def reconstruction_targets(self, signal: Tensor) -> Tensor:
+        """Patches [B, tokens, patch_size] of ``signal``, per-patch normalised if configured."""
+        patches = self.encoder.patchify(signal).reshape(signal.shape[0], self.n_tokens, -1)
+        return normalize_patches(patches) if self.config.norm_targets else patches.float()
+
+    def loss(self, batch: Tensor) -> dict[str, Tensor]:
+        """L_MAE (both views) + lambda * NT-Xent between the views' projected pooled tokens."""
+        view_a, clean_a = self.augment(batch)
+        view_b, clean_b = self.augment(batch)
+        views = torch.cat([view_a, view_b])
+        keep, masked = random_token_mask(views.shape[0], self.n_tokens, self.n_masked, batch.device)
+        tokens = self.encoder.tokens(views, keep)
+        prediction = self.decoder(tokens, batch.shape[1], self.n_patches, keep)
+        targets = self.reconstruction_targets(torch.cat([clean_a, clean_b]))
+        mae = masked_mse(prediction, targets, masked.unsqueeze(-1))
+        projected = self.projector(tokens.mean(dim=1)).float()
+        pooled_a, pooled_b = (gather_with_grad(half) for half in projected.chunk(2))
+        contrastive = nt_xent(pooled_a, pooled_b, self.config.temperature)  # global batch (DDP)
+        loss = mae + self.config.contrastive_weight * contrastive
+        return {"loss": loss, "mae": mae.detach(), "contrastive": contrastive.detach()}

@@ -1,0 +1,244 @@
+"""``stmask``: lead shuffling and its targets, span masking, reconstruction, common checks."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor
+
+from bench.checkpoint import load_encoder
+from bench.config import from_dict
+from bench.encoders.base import InputSpec
+from bench.errors import ConfigError
+from bench.method import METHODS
+from bench.train import pretrain
+from bench.train_config import TrainConfig
+from methods.st_mask import SpatioTemporalMask, STMaskConfig, random_span_mask, shuffle_leads
+
+SPEC = InputSpec(n_leads=4, n_samples=40, sampling_rate=20)  # 4 leads x 4 patches of 10
+SMALL = {"patch_size": 10, "decoder_dim": 32}
+
+
+def build(seed: int = 0, **fields: object) -> SpatioTemporalMask:
+    torch.manual_seed(seed)
+    return SpatioTemporalMask(from_dict(STMaskConfig, {**SMALL, **fields}), SPEC)
+
+
+def signals(n: int = 8, length: int = 40, seed: int = 0) -> Tensor:
+    """Per-lead waveforms (lead l: frequency l + 1) with per-sample amplitudes and phases."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(length) / 20
+    freq = torch.arange(1, 5).reshape(1, 4, 1).float()
+    amplitude = 0.5 + torch.rand(n, 1, 1, generator=g)
+    phase = 2 * math.pi * torch.rand(n, 1, 1, generator=g)
+    return amplitude * torch.sin(2 * math.pi * freq * t + phase)
+
+
+def labelled(n: int = 6) -> Tensor:
+    """Known content: sample b, lead l holds the constant 100 * b + l + 1 (never zero)."""
+    values = 100 * torch.arange(n).reshape(n, 1, 1) + torch.arange(1, 5).reshape(1, 4, 1)
+    return values.float().expand(n, 4, 40).contiguous()
+
+
+def train_steps(method: SpatioTemporalMask, batch: Tensor, steps: int) -> list[dict[str, float]]:
+    optimizer = torch.optim.AdamW(method.parameters(), lr=3e-3)
+    rows = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        out = method.loss(batch)
+        out["loss"].backward()
+        optimizer.step()
+        rows.append({key: value.item() for key, value in out.items()})
+    return rows
+
+
+def test_registered_under_its_name() -> None:
+    assert METHODS.get("stmask") is SpatioTemporalMask
+
+
+def test_shuffled_slots_hold_the_lead_their_target_names() -> None:
+    x = labelled()
+    torch.manual_seed(0)
+    task = build(shuffle_prob=1.0).pretext(x)
+    perm = task.lead_targets
+    assert perm.shape == (6, 4) and perm.dtype == torch.long
+    assert torch.equal(perm.sort(dim=1).values, torch.arange(4).expand(6, 4))
+    assert (perm != torch.arange(4)).any()
+    sample = torch.arange(6).reshape(6, 1)
+    assert torch.equal(task.targets[..., 0], (100 * sample + perm + 1).float())  # slot s = perm[s]
+    torch.manual_seed(1)
+    shuffled, perm = shuffle_leads(x, 1.0)
+    for b in range(6):
+        for s in range(4):
+            assert torch.equal(shuffled[b, s], x[b, perm[b, s]])
+
+
+def test_inputs_are_the_slot_targets_with_masked_spans_zeroed() -> None:
+    x = labelled()
+    torch.manual_seed(2)
+    task = build(shuffle_prob=1.0).pretext(x)
+    masked = task.masked.expand_as(task.targets)
+    assert masked.any() and (~masked).any()
+    assert torch.equal(task.inputs[masked], torch.zeros(int(masked.sum())))
+    assert torch.equal(task.inputs[~masked], task.targets[~masked])
+    assert (task.targets != 0).all()  # targets are the unmasked signal
+
+
+def test_shared_spans_are_the_same_in_every_lead() -> None:
+    torch.manual_seed(3)
+    shared = build().pretext(signals())
+    assert shared.masked.shape == (8, 1, 40)
+    per_lead = build(shared_spans=False).pretext(signals())
+    assert per_lead.masked.shape == (8, 4, 40)
+    assert (per_lead.masked != per_lead.masked[:, :1]).any()
+
+
+@pytest.mark.parametrize(
+    ("ratio_range", "span_range"), [((0.2, 0.5), (10, 40)), ((0.1, 0.1), (5, 5))]
+)
+def test_masked_share_lies_within_the_ratio_range(
+    ratio_range: tuple[float, float], span_range: tuple[int, int]
+) -> None:
+    torch.manual_seed(4)
+    length = 250
+    mask = random_span_mask(2000, length, ratio_range, span_range)
+    share = mask.float().mean(dim=1)
+    low, high = ratio_range
+    assert share.min() >= low - 0.5 / length and share.max() <= high + 0.5 / length
+    if high > low:
+        assert share.min() < low + 0.05 and share.max() > high - 0.05  # drawn anew per row
+    assert len({tuple(row) for row in mask[:50].tolist()}) == 50
+
+
+def test_masked_samples_form_a_few_spans_not_scattered_samples() -> None:
+    torch.manual_seed(5)
+    mask = random_span_mask(500, 250, (0.2, 0.5), (10, 40))
+    runs = (mask[:, 1:] & ~mask[:, :-1]).sum(dim=1) + mask[:, 0]
+    n_masked = mask.sum(dim=1)
+    assert (runs >= 1).all()
+    assert (runs <= torch.div(n_masked, 10, rounding_mode="floor") + 1).all()  # spans >= 10
+
+
+def test_shuffle_prob_zero_keeps_the_lead_order() -> None:
+    x = signals()
+    torch.manual_seed(6)
+    task = build(shuffle_prob=0.0).pretext(x)
+    assert torch.equal(task.lead_targets, torch.arange(4).expand(8, 4))
+    assert torch.equal(task.targets, x)
+
+
+def test_shuffle_prob_one_draws_uniform_permutations() -> None:
+    torch.manual_seed(7)
+    _, perm = shuffle_leads(torch.zeros(6000, 3, 2), 1.0)
+    counts = Counter(tuple(row) for row in perm.tolist())
+    assert len(counts) == 6
+    assert all(abs(count / 6000 - 1 / 6) < 0.025 for count in counts.values())
+
+
+def test_unshuffled_lead_index_is_learned_quickly() -> None:
+    rows = train_steps(build(shuffle_prob=0.0), signals(), steps=30)
+    assert rows[0]["lead_ce"] > 1.0
+    assert np.mean([row["lead_ce"] for row in rows[-5:]]) < 0.1
+    assert rows[-1]["lead_accuracy"] == 1.0
+
+
+def test_reconstruct_all_counts_every_sample() -> None:
+    x = signals()
+    masked_only, everything = build(), build(reconstruct="all")
+    torch.manual_seed(8)
+    a = masked_only.loss(x)["reconstruction"]
+    torch.manual_seed(8)
+    b = everything.loss(x)["reconstruction"]
+    assert torch.isfinite(a) and torch.isfinite(b) and not torch.equal(a, b)
+
+
+@pytest.mark.parametrize("decoder_depth", [0, 1])
+def test_loss_is_finite_with_its_parts(decoder_depth: int) -> None:
+    method = build(decoder_depth=decoder_depth)
+    out = method.loss(signals())
+    assert set(out) == {"loss", "reconstruction", "lead_ce", "lead_accuracy"}
+    assert all(torch.isfinite(v) and v.dim() == 0 for v in out.values())
+    torch.testing.assert_close(out["loss"], out["reconstruction"] + out["lead_ce"])
+    assert out["lead_ce"].item() == pytest.approx(math.log(4), rel=0.3)
+
+
+def test_training_on_a_fixed_batch_lowers_the_loss() -> None:
+    offsets = 2.0 * (torch.arange(4).reshape(1, 4, 1) - 1.5)  # a lead's level tells it apart
+    rows = train_steps(build(shuffle_prob=1.0), signals() + offsets, steps=30)
+    losses, lead_ce = ([row[key] for row in rows] for key in ("loss", "lead_ce"))
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+    assert np.mean(lead_ce[-5:]) < 0.6 * np.mean(lead_ce[:5])  # lead found from content
+
+
+def test_gradients_reach_every_encoder_parameter() -> None:
+    method = build()
+    method.loss(signals())["loss"].backward()
+    for name, param in method.encoder.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_embed_is_the_mean_of_tokens_of_the_plain_input() -> None:
+    method = build().eval()
+    x = signals(5)
+    with torch.no_grad():
+        embedding = method.encoder.embed(x)
+        assert embedding.shape == (5, 64)
+        torch.testing.assert_close(embedding, method.encoder.tokens(x).mean(dim=1))
+
+
+def test_deterministic_under_a_fixed_seed() -> None:
+    batch = signals()
+    runs = []
+    for seed in (3, 3, 4):
+        method = build(seed=seed)
+        torch.manual_seed(seed)
+        losses = [row["loss"] for row in train_steps(method, batch, steps=3)]
+        runs.append((losses, [p.detach().clone() for p in method.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(p, q) for p, q in zip(runs[0][1], runs[1][1], strict=True))
+    assert runs[0][0] != runs[2][0]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"shuffle_probability": 0.5}, "unknown field"),
+        ({"shuffle_prob": "often"}, "shuffle_prob"),
+        ({"shuffle_prob": 1.5}, "shuffle_prob"),
+        ({"mask_ratio_range": [0.5, 0.2]}, "mask_ratio_range"),
+        ({"mask_ratio_range": [0.2, 1.0]}, "mask_ratio_range"),
+        ({"mask_ratio_range": [0.2]}, "mask_ratio_range"),
+        ({"span_s": [0.0, 0.2]}, "span_s"),
+        ({"span_s": [0.3, 0.2]}, "span_s"),
+        ({"reconstruct": "some"}, "reconstruct"),
+        ({"lead_weight": -1.0}, "lead_weight"),
+        ({"decoder_heads": 3}, "decoder_dim"),
+        ({"size": "huge"}, "size"),
+    ],
+)
+def test_bad_config_is_a_clear_error(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        from_dict(STMaskConfig, fields)
+
+
+def test_spans_longer_than_the_crop_are_rejected() -> None:
+    with pytest.raises(ConfigError, match="span_s"):
+        build(span_s=(1.0, 3.0))  # 60 samples at 20 Hz > the 40-sample crop
+
+
+def test_shared_loop_checkpoint_reloads_the_same_encoder(tmp_path: Path) -> None:
+    records = signals(24, length=60).numpy()
+    config = TrainConfig(epochs=1, batch_size=8, lr=1e-3, warmup_epochs=0, device="cpu")
+    method = build()
+    result = pretrain(method, records, config, tmp_path, progress=False)
+    assert result.finished and result.steps == 3
+    assert all(math.isfinite(row["lead_ce"]) for row in result.history)
+    encoder = load_encoder(result.checkpoint)
+    x = signals(4, seed=9)
+    with torch.no_grad():
+        torch.testing.assert_close(encoder.embed(x), method.encoder.eval().embed(x))
