@@ -244,10 +244,7 @@ class TrainingLoop:
                     lr, scalars = self._forward_backward()
                     with guard.critical():
                         updating = True
-                        self.optimizer.step()
-                        with torch.no_grad():
-                            self.method.on_step_end(self.step + 1, self.total_steps)
-                        self.step += 1
+                        self.update()
                         updating, boundary = False, None
                     epoch = (self.step - 1) // self.sampler.steps_per_epoch + 1
                     self.history.add({"step": self.step, "epoch": epoch, "lr": lr}, scalars)
@@ -274,9 +271,23 @@ class TrainingLoop:
         )
 
     def _forward_backward(self) -> tuple[float, dict[str, Tensor]]:
+        batch, lr = self.next_batch()
+        scalars = self.forward(batch)
+        self.backward(scalars)
+        return lr, mean_over_processes(scalars, self.processes)
+
+    # The parts of one step, in order (``bench.perf`` times them one by one):
+    # next_batch -> forward -> backward -> update.
+
+    def next_batch(self) -> tuple[Tensor, float]:
+        """This step's crops on the device, and its learning rate (set in the optimiser)."""
         batch = self.sampler.batch(self.step)
         lr = self.schedule(self.step)
         set_lr(self.optimizer, lr)
+        return batch, lr
+
+    def forward(self, batch: Tensor) -> dict[str, Tensor]:
+        """Clear the gradients; the method's loss scalars on ``batch`` under autocast."""
         self.optimizer.zero_grad(set_to_none=True)
         autocast = (
             torch.autocast(self.device.type, dtype=self.dtype)
@@ -285,11 +296,20 @@ class TrainingLoop:
         )
         with autocast:
             output = self.objective(batch)
-        scalars = _scalars(self.method, output)
+        return _scalars(self.method, output)
+
+    def backward(self, scalars: dict[str, Tensor]) -> None:
+        """Back-propagate the loss; clip the gradient norm (into ``scalars["grad_norm"]``)."""
         scalars["loss"].backward()
         if self.config.grad_clip is not None:
             scalars["grad_norm"] = nn.utils.clip_grad_norm_(self.parameters, self.config.grad_clip)
-        return lr, mean_over_processes(scalars, self.processes)
+
+    def update(self) -> None:
+        """Optimiser step, then the method's step hook (no grad); advances ``step``."""
+        self.optimizer.step()
+        with torch.no_grad():
+            self.method.on_step_end(self.step + 1, self.total_steps)
+        self.step += 1
 
     def _report(self, bar: tqdm, start_step: int, started: float) -> None:
         self.history.flush()
