@@ -41,6 +41,16 @@ class FinetuneResult:
     val_curve: list[tuple[int, float]]
 
 
+@dataclass(frozen=True)
+class Selected:
+    """The best validation evaluation so far: its score, step, weights and val scores."""
+
+    auroc: float
+    step: int
+    state: dict[str, Tensor]
+    val_scores: np.ndarray
+
+
 class Classifier(nn.Module):
     """An encoder with a multi-label head on its ``embed`` output (logits)."""
 
@@ -48,10 +58,16 @@ class Classifier(nn.Module):
         super().__init__()
         self.encoder = encoder
         dim = encoder.embed_dim
+        # The embedding is standardised first (batch norm without affine, as MAE's linear
+        # probing): mean-pooled, layer-normed tokens vary little across records, and raw
+        # features that small would leave the head learning very slowly.
         if config.head == "linear":
-            self.head: nn.Module = nn.Linear(dim, n_classes)
+            self.head: nn.Module = nn.Sequential(
+                nn.BatchNorm1d(dim, affine=False), nn.Linear(dim, n_classes)
+            )
         else:
             self.head = nn.Sequential(
+                nn.BatchNorm1d(dim, affine=False),
                 nn.Linear(dim, config.hidden),
                 nn.BatchNorm1d(config.hidden),
                 nn.ReLU(),
@@ -94,7 +110,7 @@ def finetune(
     generator = torch.Generator().manual_seed(seed)
     dtype = autocast_dtype(config.precision, device)
     loss_fn = nn.BCEWithLogitsLoss()
-    best: tuple[float, int, dict[str, Tensor]] | None = None
+    best: Selected | None = None
     curve: list[tuple[int, float]] = []
     stale = 0
     bar = tqdm(range(total), desc="finetune", leave=False, disable=not progress)
@@ -111,22 +127,23 @@ def finetune(
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         if (step + 1) % eval_every == 0 or step + 1 == total:
-            score = macro_auroc(val[1], _score(model, val[0], windows, device, dtype))
+            val_scores = _score(model, val[0], windows, device, dtype)
+            score = macro_auroc(val[1], val_scores)
             curve.append((step + 1, score))
             bar.set_postfix(val_auroc=f"{score:.3f}")
-            if best is None or score > best[0]:
-                best, stale = (score, step + 1, _cpu_state(model)), 0
+            if best is None or score > best.auroc:
+                best, stale = Selected(score, step + 1, _cpu_state(model), val_scores), 0
             else:
                 stale += 1
                 if stale >= config.patience:
                     break
             model.train()
     assert best is not None  # the last step always evaluates
-    model.load_state_dict(best[2])
+    model.load_state_dict(best.state)
     return FinetuneResult(
-        val_scores=_score(model, val[0], windows, device, dtype),
+        val_scores=best.val_scores,
         test_scores=_score(model, test_signals, windows, device, dtype),
-        best_step=best[1],
+        best_step=best.step,
         steps=step + 1,
         val_curve=curve,
     )
