@@ -53,6 +53,14 @@ class GridSummary:
         for cell, error in self.failed:
             yield f"  FAILED {describe_cell(cell)} [{cell.eval_key}]: {error}"
 
+    def add(self, cell: Cell, result: CellResult) -> None:
+        """Count one finished cell; a failed one is kept with its error (and logged)."""
+        if result.status == "ok":
+            self.ran += 1
+        else:
+            self.failed.append((cell, result.error or ""))
+            log.error("cell %s failed: %s", describe_cell(cell), result.error)
+
 
 def plan_grid(config: RunConfig, workspace: Workspace) -> list[Cell]:
     """Every cell of the grid, in method-major order, with its keys."""
@@ -106,23 +114,29 @@ def run_grid(
     an interrupted grid loses nothing that had finished.
     """
     started = time.perf_counter()
-    summary = GridSummary()
-    todo = [c for c in cells if overwrite or cell_status(c) != "done"]
-    summary.skipped = len(cells) - len(todo)
+    todo = cells_to_run(cells, overwrite)
+    summary = GridSummary(skipped=len(cells) - len(todo))
     bar = tqdm(todo, desc="grid", unit="cell", disable=not workspace.progress, position=0)
     for cell in bar:
         bar.set_postfix_str(describe_cell(cell))
-        result, predictions = _attempt(cell, workspace)
-        write_result(results_dir(), result, predictions)
-        if result.status == "ok":
-            summary.ran += 1
-        else:
-            summary.failed.append((cell, result.error or ""))
-            log.error("cell %s failed: %s", describe_cell(cell), result.error)
+        result = run_and_record(cell, workspace)
+        summary.add(cell, result)
         if on_result is not None:
             on_result(cell, result)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def cells_to_run(cells: list[Cell], overwrite: bool = False) -> list[Cell]:
+    """The cells not done yet (every cell with ``overwrite``), order kept."""
+    return [c for c in cells if overwrite or cell_status(c) != "done"]
+
+
+def run_and_record(cell: Cell, workspace: Workspace) -> CellResult:
+    """Run one cell and write its result file atomically; a failure is recorded, not raised."""
+    result, predictions = _attempt(cell, workspace)
+    write_result(results_dir(), result, predictions)
+    return result
 
 
 def _attempt(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions | None]:

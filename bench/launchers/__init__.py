@@ -1,0 +1,40 @@
+"""Where a grid's cells run: in this process ("local", the default) or as Ray tasks ("ray")."""
+
+from __future__ import annotations
+
+from bench.errors import ConfigError
+from bench.grid import Cell, RunConfig
+from bench.runner import CellCallback, GridSummary, run_grid
+from bench.workspace import Workspace
+
+LAUNCHERS = ("local", "ray")
+
+
+def check_launcher(launcher: str, address: str | None) -> None:
+    """Fail early on a bad choice: an unknown launcher, an address without Ray, Ray missing."""
+    if launcher not in LAUNCHERS:
+        raise ConfigError(f"unknown launcher {launcher!r}; use {' or '.join(LAUNCHERS)}")
+    if address and launcher != "ray":
+        raise ConfigError("--address names a Ray cluster: use it with --launcher ray")
+    if launcher == "ray":
+        from bench.launchers.ray_launcher import import_ray
+
+        import_ray()
+
+
+def launch_grid(
+    launcher: str,
+    cells: list[Cell],
+    config: RunConfig,
+    workspace: Workspace,
+    overwrite: bool = False,
+    on_result: CellCallback | None = None,
+    address: str | None = None,
+) -> GridSummary:
+    """Run the planned ``cells`` with ``launcher``; both give the same result files."""
+    check_launcher(launcher, address)
+    if launcher == "local":
+        return run_grid(cells, workspace, overwrite=overwrite, on_result=on_result)
+    from bench.launchers.ray_launcher import run_grid_on_ray
+
+    return run_grid_on_ray(cells, config, workspace, overwrite, on_result, address)
