@@ -54,7 +54,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--launcher",
         choices=["local", "ray"],
         default="local",
-        help="run cells in this process (local, default) or as tasks on a Ray cluster (ray)",
+        help="run cells on this machine (local, default) or as tasks on a Ray cluster (ray)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="local worker processes (default: one per CPU core without a GPU, 1 with one; "
+        "1 runs everything in this process)",
     )
     parser.add_argument(
         "--address",
@@ -98,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         on_result=mirror.log if mirror else None,
         address=args.address,
+        jobs=args.jobs,
     )
     if mirror is not None:
         mirror.sync()

@@ -1,4 +1,5 @@
-"""Where a grid's cells run: in this process ("local", the default) or as Ray tasks ("ray")."""
+"""Where a grid's cells run: on this machine ("local": in-process or over worker processes) or
+as Ray tasks ("ray")."""
 
 from __future__ import annotations
 
@@ -30,11 +31,21 @@ def launch_grid(
     overwrite: bool = False,
     on_result: CellCallback | None = None,
     address: str | None = None,
+    jobs: int | None = None,
 ) -> GridSummary:
-    """Run the planned ``cells`` with ``launcher``; both give the same result files."""
+    """Run the planned ``cells`` with ``launcher``; every way gives the same result files.
+
+    Locally, ``jobs`` worker processes (None: ``default_jobs()``) share the cells; with one,
+    everything runs in this process.
+    """
     check_launcher(launcher, address)
     if launcher == "local":
-        return run_grid(cells, workspace, overwrite=overwrite, on_result=on_result)
+        from bench.launchers.local_pool import default_jobs, run_grid_in_pool
+
+        jobs = jobs or default_jobs()
+        if jobs == 1:
+            return run_grid(cells, workspace, overwrite=overwrite, on_result=on_result)
+        return run_grid_in_pool(cells, config, workspace, jobs, overwrite, on_result)
     from bench.launchers.ray_launcher import run_grid_on_ray
 
     return run_grid_on_ray(cells, config, workspace, overwrite, on_result, address)

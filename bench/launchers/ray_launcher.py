@@ -22,33 +22,29 @@ plugins installed everywhere (a differing key fails the cell with a clear error)
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from bench.config import to_dict
-from bench.data.loading import DATASETS
 from bench.errors import BenchError
 from bench.grid import Cell, RunConfig
-from bench.launchers.ray_tasks import (
+from bench.launchers.worker_tasks import (
     CellIdentity,
     RunContext,
-    UnitJob,
     UnitOutcome,
     prepare_unit,
     run_cell_task,
+    run_context,
+    unit_jobs,
 )
-from bench.paths import CACHE_ENV, RESULTS_ENV, cache_dir, dataset_root_env, results_dir
-from bench.profiles import Profile, builtin_profiles
+from bench.paths import results_dir
+from bench.profiles import Profile
 from bench.results import CellResult, write_result
 from bench.runner import (
     CellCallback,
@@ -124,35 +120,6 @@ def run_grid_on_ray(
             grid.collect(summary, on_result, workspace.progress)
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def run_context(config: RunConfig) -> RunContext:
-    """The run as plain data for the workers, paths made absolute (the same on every node)."""
-    roots = {name: _absolute(root) for name, root in config.data_roots.items()}
-    profile = config.profile
-    if profile not in builtin_profiles():  # a YAML file: its name (the stem) is kept
-        profile = _absolute(profile)
-    env = {RESULTS_ENV: _absolute(results_dir()), CACHE_ENV: _absolute(cache_dir())}
-    for dataset in DATASETS.names():
-        variable = dataset_root_env(dataset)
-        if os.environ.get(variable):
-            env[variable] = _absolute(os.environ[variable])
-    plain = to_dict(dataclasses.replace(config, profile=profile, data_roots=roots))
-    return RunContext(uuid.uuid4().hex, plain, env)
-
-
-def unit_jobs(todo: list[Cell]) -> dict[str, UnitJob]:
-    """The unit tasks pending cells need, by encoder key: every pretraining, and a baseline's
-    seeded init where linear cells need its embeddings."""
-    jobs: dict[str, UnitJob] = {}
-    for cell in todo:
-        linear = cell.protocol == "linear"
-        if not (cell.unit.needs_pretraining or linear):
-            continue
-        key = Workspace.encoder_key(cell.unit, cell.seed)
-        embed = linear or (key in jobs and jobs[key].embed)
-        jobs[key] = UnitJob(cell.unit.method, cell.unit.dataset, cell.seed, cell.unit.key, embed)
-    return jobs
 
 
 class _RayGrid:
@@ -243,7 +210,3 @@ def _cause(error: Exception) -> BaseException:
     """The worker's exception inside a RayTaskError (itself for other errors)."""
     cause = getattr(error, "cause", None)
     return cause if isinstance(cause, BaseException) else error
-
-
-def _absolute(path: str | Path) -> str:
-    return str(Path(path).expanduser().resolve())

@@ -287,25 +287,9 @@ SMALL_SYNTHETIC_RECORDS = 300
 def small_synthetic(monkeypatch: pytest.MonkeyPatch) -> str:
     """A 300-record synthetic dataset and task, both named "synthetic-small", for grid tests
     that must stay fast; registered for this test only. Returns the task name."""
-    from bench.data.loading import DATASETS, DatasetSource
-    from bench.data.sources.synthetic import synthetic_signal_set
-    from bench.data.synthetic_ecg import GeneratorConfig
+    from bench.data.loading import DATASETS
     from bench.task import TASKS
-    from tasks.synthetic import SyntheticTask
-
-    config = GeneratorConfig(n_records=SMALL_SYNTHETIC_RECORDS, seed=1)
-
-    class SmallSource(DatasetSource):
-        name = "synthetic-small"
-        needs_root = False
-
-        def load(self, root: Path | None, rate: int | None, cache: Path) -> Any:
-            return synthetic_signal_set(config)
-
-    class SmallTask(SyntheticTask):
-        name = "synthetic-small"
-        dataset = "synthetic-small"
-        group = "synthetic-small"
+    from tests.engine.grid_doubles import SmallSource, SmallTask
 
     DATASETS.names(), TASKS.names()  # discover the real plugins first
     monkeypatch.setitem(DATASETS._items, SmallSource.name, SmallSource())

@@ -14,28 +14,25 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from torch import Tensor
 
 from bench.cli import main
-from bench.data.loading import DATASETS, DatasetSource
-from bench.data.signals import SignalSet
 from bench.errors import BenchError
 from bench.grid import RunConfig, load_run_config
 from bench.launchers import check_launcher, launch_grid
-from bench.launchers.ray_launcher import run_grid_on_ray, unit_jobs
+from bench.launchers.ray_launcher import run_grid_on_ray
+from bench.launchers.worker_tasks import unit_jobs
 from bench.leaderboard import leaderboard_frame
-from bench.method import METHODS
-from bench.registry import Registry
 from bench.results import load_predictions, load_results
 from bench.runner import GridSummary, plan_grid, workspace_for
-from bench.task import TASKS
-from tasks.synthetic import SyntheticTask
-from tests.engine.conftest import SMALL_SYNTHETIC_RECORDS, ToyMethod
+from tests.engine import grid_doubles as doubles
+from tests.engine.grid_doubles import BROKEN_CALLS, grid_doubles  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("grid_doubles")
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = {
@@ -46,63 +43,6 @@ FAST = {
         "finetune": {"epochs": 1, "min_steps": 4, "evaluations": 2, "batch_size": 16},
     },
 }
-BROKEN_CALLS = "broken-pretraining-calls.txt"
-
-
-class BrokenToy(ToyMethod):
-    """A toy whose pretraining fails at its first step (and notes each attempt on disk)."""
-
-    name: ClassVar[str] = "toy_broken"
-
-    def loss(self, batch: Tensor) -> dict[str, Tensor]:
-        results = Path(os.environ["BENCH_RESULTS"])
-        results.mkdir(parents=True, exist_ok=True)
-        with open(results / BROKEN_CALLS, "a") as calls:
-            calls.write("called\n")
-        raise RuntimeError("disk on fire")
-
-
-class SmallSource(DatasetSource):
-    """The 300-record synthetic dataset of the engine's ``small_synthetic`` fixture."""
-
-    name = "synthetic-small"
-    needs_root = False
-
-    def load(self, root: Path | None, rate: int | None, cache: Path) -> SignalSet:
-        from bench.data.sources.synthetic import synthetic_signal_set
-        from bench.data.synthetic_ecg import GeneratorConfig
-
-        return synthetic_signal_set(GeneratorConfig(n_records=SMALL_SYNTHETIC_RECORDS, seed=1))
-
-
-class SmallTask(SyntheticTask):
-    name = "synthetic-small"
-    dataset = "synthetic-small"
-    group = "synthetic-small"
-
-
-def doubles() -> list[tuple[Registry[Any], str, object]]:
-    return [
-        (METHODS, ToyMethod.name, ToyMethod),
-        (METHODS, BrokenToy.name, BrokenToy),
-        (DATASETS, SmallSource.name, SmallSource()),
-        (TASKS, SmallTask.name, SmallTask()),
-    ]
-
-
-def register_doubles() -> None:
-    """Ray's worker setup hook: the test doubles in each worker's registries."""
-    for registry, name, plugin in doubles():
-        registry.names()  # discover the real plugins first, so ours is not overwritten
-        registry._items[name] = plugin
-
-
-@pytest.fixture
-def grid_doubles(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same doubles in this (driver) process, for this test only."""
-    for registry, name, plugin in doubles():
-        registry.names()
-        monkeypatch.setitem(registry._items, name, plugin)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +56,7 @@ def ray_cluster() -> Iterator[ModuleType]:
         logging_level=logging.WARNING,
         runtime_env={
             "env_vars": {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
-            "worker_process_setup_hook": f"{__name__}.register_doubles",
+            "worker_process_setup_hook": f"{doubles.__name__}.register_doubles",
         },
     )
     yield ray
@@ -137,6 +77,8 @@ def config(**fields: Any) -> RunConfig:
 
 
 def run(cfg: RunConfig, launcher: str = "ray", **options: Any) -> GridSummary:
+    if launcher == "local":
+        options.setdefault("jobs", 1)  # in this process, the reference
     workspace = workspace_for(cfg, progress=False)
     return launch_grid(launcher, plan_grid(cfg, workspace), cfg, workspace, **options)
 
@@ -157,7 +99,7 @@ def runs_dir() -> Path:
 
 
 def test_ray_grid_gives_the_in_process_results_and_leaderboard(
-    ray_cluster: ModuleType, grid_doubles: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ray_cluster: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg = config(
         methods=["toy_masked", "random_init", "supervised"], protocols=["linear", "finetune"]
@@ -186,7 +128,7 @@ def test_ray_grid_gives_the_in_process_results_and_leaderboard(
 
 
 def test_rerun_through_ray_skips_exactly_the_finished_cells(
-    ray_cluster: ModuleType, grid_doubles: None, monkeypatch: pytest.MonkeyPatch
+    ray_cluster: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = run(config(seeds=1))
     assert (first.ran, first.skipped, first.failed) == (1, 0, [])
@@ -203,9 +145,7 @@ def test_rerun_through_ray_skips_exactly_the_finished_cells(
     assert {path: path.stat().st_mtime_ns for path in runs_dir().iterdir()} == stamps
 
 
-def test_failing_pretraining_fails_its_cells_only_and_runs_once(
-    ray_cluster: ModuleType, grid_doubles: None
-) -> None:
+def test_failing_pretraining_fails_its_cells_only_and_runs_once(ray_cluster: ModuleType) -> None:
     summary = run(config(methods=["toy_broken", "toy_masked"], seeds=2))
     assert summary.ran == 2  # the other unit's cells
     assert len(summary.failed) == 2
@@ -218,9 +158,7 @@ def test_failing_pretraining_fails_its_cells_only_and_runs_once(
     assert len(calls) == 1  # one unit task, not one pretraining per cell
 
 
-def test_worker_that_plans_another_cell_fails_it_clearly(
-    ray_cluster: ModuleType, grid_doubles: None
-) -> None:
+def test_worker_that_plans_another_cell_fails_it_clearly(ray_cluster: ModuleType) -> None:
     cfg = config()
     workspace = workspace_for(cfg, progress=False)
     [cell] = plan_grid(cfg, workspace)
@@ -234,7 +172,7 @@ def test_worker_that_plans_another_cell_fails_it_clearly(
 
 
 def test_ctrl_c_cancels_outstanding_cells_and_keeps_finished_ones(
-    ray_cluster: ModuleType, grid_doubles: None, caplog: pytest.LogCaptureFixture
+    ray_cluster: ModuleType, caplog: pytest.LogCaptureFixture
 ) -> None:
     cfg = config(seeds=3)
     seen = []
@@ -254,7 +192,7 @@ def test_ctrl_c_cancels_outstanding_cells_and_keeps_finished_ones(
     assert sorted(r.seed for r in load_results(runs_dir().parent)) == [0, 1, 2]
 
 
-def test_unit_tasks_pretrain_once_and_embed_only_for_linear_cells(grid_doubles: None) -> None:
+def test_unit_tasks_pretrain_once_and_embed_only_for_linear_cells() -> None:
     cfg = config(
         methods=["toy_masked", "random_init", "supervised"],
         protocols=["linear", "finetune"],
@@ -274,7 +212,7 @@ def test_unit_tasks_pretrain_once_and_embed_only_for_linear_cells(grid_doubles: 
 
 
 def test_missing_ray_and_misused_address_are_clear_errors(
-    grid_doubles: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     with pytest.raises(BenchError, match=r"pip install 'ecg-ssl-bench\[ray\]'"):

@@ -23,6 +23,7 @@ FAST_SETS = [
 def bench_run(*extra: str) -> list[str]:
     args = ["run", "--methods", "toy_masked", "random_init", "--tasks", "synthetic-small"]
     args += ["--fractions", "0.5", "--seeds", "2", "--protocols", "linear", "--no-progress"]
+    args += ["--jobs", "1"]  # the test doubles live in this process only
     for item in FAST_SETS:
         args += ["--set", item]
     return args + list(extra)

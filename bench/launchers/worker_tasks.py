@@ -1,4 +1,5 @@
-"""What a Ray worker runs: prepare a unit (pretrain, embed) or run one cell and write its result.
+"""What a worker runs (a Ray task or a local pool process): prepare a unit (pretrain, embed) or
+run one cell and write its result.
 
 Tasks receive plain data only (the run config as a dict, the cell's identity, the driver's
 paths), rebuild a Workspace of their own (memoised per grid run in the worker process) and
@@ -13,17 +14,21 @@ import dataclasses
 import os
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.checkpoint import CHECKPOINT_NAME
-from bench.config import from_dict
+from bench.config import from_dict, to_dict
+from bench.data.loading import DATASETS
 from bench.errors import BenchError
 from bench.grid import Cell, RunConfig, Unit, eval_key, plan_unit
 from bench.method import Protocol
-from bench.paths import results_dir
+from bench.paths import CACHE_ENV, RESULTS_ENV, cache_dir, dataset_root_env, results_dir
+from bench.profiles import builtin_profiles
 from bench.results import CellResult, describe_failure, write_result
 from bench.runner import failed_result, run_and_record, workspace_for
 from bench.task import TASKS
@@ -200,3 +205,36 @@ def _check_pretraining_visible(unit: Unit) -> None:
 
 def _since(started: float) -> float:
     return time.perf_counter() - started
+
+
+def run_context(config: RunConfig) -> RunContext:
+    """The run as plain data for the workers, paths made absolute (the same on every node)."""
+    roots = {name: _absolute(root) for name, root in config.data_roots.items()}
+    profile = config.profile
+    if profile not in builtin_profiles():  # a YAML file: its name (the stem) is kept
+        profile = _absolute(profile)
+    env = {RESULTS_ENV: _absolute(results_dir()), CACHE_ENV: _absolute(cache_dir())}
+    for dataset in DATASETS.names():
+        variable = dataset_root_env(dataset)
+        if os.environ.get(variable):
+            env[variable] = _absolute(os.environ[variable])
+    plain = to_dict(dataclasses.replace(config, profile=profile, data_roots=roots))
+    return RunContext(uuid.uuid4().hex, plain, env)
+
+
+def unit_jobs(todo: list[Cell]) -> dict[str, UnitJob]:
+    """The unit tasks pending cells need, by encoder key: every pretraining, and a baseline's
+    seeded init where linear cells need its embeddings."""
+    jobs: dict[str, UnitJob] = {}
+    for cell in todo:
+        linear = cell.protocol == "linear"
+        if not (cell.unit.needs_pretraining or linear):
+            continue
+        key = Workspace.encoder_key(cell.unit, cell.seed)
+        embed = linear or (key in jobs and jobs[key].embed)
+        jobs[key] = UnitJob(cell.unit.method, cell.unit.dataset, cell.seed, cell.unit.key, embed)
+    return jobs
+
+
+def _absolute(path: str | Path) -> str:
+    return str(Path(path).expanduser().resolve())

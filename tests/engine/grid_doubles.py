@@ -1,0 +1,79 @@
+"""Grid test doubles shared by the launcher tests: registered in this process by the
+``grid_doubles`` fixture and in worker processes (Ray, the local pool) by ``register_doubles``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from torch import Tensor
+
+from bench.data.loading import DATASETS, DatasetSource
+from bench.data.signals import SignalSet
+from bench.method import METHODS
+from bench.registry import Registry
+from bench.task import TASKS
+from tasks.synthetic import SyntheticTask
+from tests.engine.conftest import SMALL_SYNTHETIC_RECORDS, ToyMethod
+
+WORKER_SETUP = f"{__name__}:register_doubles"
+
+BROKEN_CALLS = "broken-pretraining-calls.txt"
+
+
+class BrokenToy(ToyMethod):
+    """A toy whose pretraining fails at its first step (and notes each attempt on disk)."""
+
+    name: ClassVar[str] = "toy_broken"
+
+    def loss(self, batch: Tensor) -> dict[str, Tensor]:
+        results = Path(os.environ["BENCH_RESULTS"])
+        results.mkdir(parents=True, exist_ok=True)
+        with open(results / BROKEN_CALLS, "a") as calls:
+            calls.write("called\n")
+        raise RuntimeError("disk on fire")
+
+
+class SmallSource(DatasetSource):
+    """The 300-record synthetic dataset of the engine's ``small_synthetic`` fixture."""
+
+    name = "synthetic-small"
+    needs_root = False
+
+    def load(self, root: Path | None, rate: int | None, cache: Path) -> SignalSet:
+        from bench.data.sources.synthetic import synthetic_signal_set
+        from bench.data.synthetic_ecg import GeneratorConfig
+
+        return synthetic_signal_set(GeneratorConfig(n_records=SMALL_SYNTHETIC_RECORDS, seed=1))
+
+
+class SmallTask(SyntheticTask):
+    name = "synthetic-small"
+    dataset = "synthetic-small"
+    group = "synthetic-small"
+
+
+def doubles() -> list[tuple[Registry[Any], str, object]]:
+    return [
+        (METHODS, ToyMethod.name, ToyMethod),
+        (METHODS, BrokenToy.name, BrokenToy),
+        (DATASETS, SmallSource.name, SmallSource()),
+        (TASKS, SmallTask.name, SmallTask()),
+    ]
+
+
+def register_doubles() -> None:
+    """Worker setup hook: the test doubles in each worker's registries."""
+    for registry, name, plugin in doubles():
+        registry.names()  # discover the real plugins first, so ours is not overwritten
+        registry._items[name] = plugin
+
+
+@pytest.fixture
+def grid_doubles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same doubles in this (driver) process, for this test only."""
+    for registry, name, plugin in doubles():
+        registry.names()
+        monkeypatch.setitem(registry._items, name, plugin)

@@ -1,0 +1,87 @@
+"""The local worker pool (``bench run --jobs N``): the in-process results, failures, reruns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.grid import RunConfig, load_run_config
+from bench.launchers.local_pool import run_grid_in_pool
+from bench.results import load_predictions, load_results
+from bench.runner import GridSummary, plan_grid, run_grid, workspace_for
+from tests.engine import grid_doubles as doubles
+from tests.engine.grid_doubles import grid_doubles  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("grid_doubles")
+
+FAST = {
+    "train": {"epochs": 1, "max_steps": 3, "batch_size": 32, "warmup_epochs": 0},
+    "evaluation": {
+        "n_boot": 20,
+        "linear": {"c_grid": [0.1, 1.0], "max_iter": 200},
+        "finetune": {"epochs": 1, "min_steps": 4, "evaluations": 2, "batch_size": 16},
+    },
+}
+
+
+def config(**fields: Any) -> RunConfig:
+    values: dict[str, Any] = {
+        "methods": ["toy_masked", "random_init", "supervised"],
+        "tasks": ["synthetic-small"],
+        "fractions": [0.5],
+        "seeds": 1,
+        "protocols": ["linear", "finetune"],
+        "profile_overrides": FAST,
+    }
+    return load_run_config(None, {**values, **fields})
+
+
+def pooled(cfg: RunConfig, jobs: int = 2) -> GridSummary:
+    workspace = workspace_for(cfg, progress=False)
+    cells = plan_grid(cfg, workspace)
+    return run_grid_in_pool(cells, cfg, workspace, jobs, worker_setup=doubles.WORKER_SETUP)
+
+
+def in_process(cfg: RunConfig) -> GridSummary:
+    workspace = workspace_for(cfg, progress=False)
+    return run_grid(plan_grid(cfg, workspace), workspace)
+
+
+def test_pool_gives_the_in_process_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = config()
+    results = {}
+    for name, runner in (("serial", in_process), ("pool", pooled)):
+        monkeypatch.setenv("BENCH_RESULTS", str(tmp_path / name))
+        summary = runner(cfg)
+        assert (summary.ran, summary.skipped, summary.failed) == (4, 0, [])
+        results[name] = {r.eval_key: r for r in load_results(tmp_path / name)}
+    assert set(results["pool"]) == set(results["serial"])
+    for key, expected in results["serial"].items():
+        got = results["pool"][key]
+        assert got.metrics["macro_auroc"] == pytest.approx(
+            expected.metrics["macro_auroc"], abs=1e-6
+        )
+        assert got.ci["macro_auroc"] == pytest.approx(expected.ci["macro_auroc"], abs=1e-6)
+        serial = load_predictions(tmp_path / "serial", key).y_score
+        pool = load_predictions(tmp_path / "pool", key).y_score
+        assert pool == pytest.approx(serial, abs=1e-5)
+
+
+def test_a_failing_unit_fails_only_its_cells_and_a_rerun_skips_the_rest() -> None:
+    cfg = config(methods=["toy_broken", "random_init"], protocols=["linear"], seeds=2)
+    summary = pooled(cfg)
+    assert summary.ran == 2 and len(summary.failed) == 2
+    assert all("disk on fire" in error for _, error in summary.failed)
+    again = pooled(cfg)
+    assert (again.ran, again.skipped, len(again.failed)) == (0, 2, 2)  # failures are retried
+
+
+def test_jobs_must_be_positive() -> None:
+    from bench.errors import ConfigError
+
+    cfg = config()
+    workspace = workspace_for(cfg, progress=False)
+    with pytest.raises(ConfigError, match="--jobs"):
+        run_grid_in_pool(plan_grid(cfg, workspace), cfg, workspace, 0)
