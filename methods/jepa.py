@@ -51,6 +51,11 @@ class JEPAConfig:
     - ``target_drop_path``: whether the target encoder applies stochastic depth while
       training. Default False: the teacher gives deterministic targets (unverified; the
       reference code leaves the whole model, teacher included, in training mode).
+
+    Short schedules: early in training the context encoder collapses (its blocks add one
+    large vector to every token, so after the final LayerNorm every record looks the same;
+    logged as ``context_std``) and recovers only with more optimisation; the smoke profile
+    therefore trains JEPA longer and at a higher lr than the other methods.
     """
 
     size: str = "tiny"
@@ -96,6 +101,31 @@ class JEPAConfig:
             )
         check_range("jepa.ema_start", self.ema_start, 0.0, 1.0)
         check_range("jepa.ema_end", self.ema_end, self.ema_start, 1.0)
+
+
+def context_spread(context: Tensor, mask: TimeMask) -> Tensor:
+    """Std across the batch of the mean-pooled context tokens, averaged over channels.
+
+    ``context`` is the context encoder's output ``[B, leads, K, D]`` on the visible columns of
+    ``mask`` (filler slots excluded). Each token first loses the batch mean of the tokens at
+    its (lead, time) position, so that samples showing different columns do not differ by
+    their position codes alone; what is left is what tells records apart. It is the collapse
+    diagnostic: a healthy encoder's pooled embedding differs between records, a collapsed one
+    is nearly the same for all of them. Float32, without gradient; 0 for a batch of one.
+    """
+    batch, leads, width, dim = context.shape
+    n_patches = mask.n_patches
+    valid = mask.valid.to(torch.float32)
+    slots = torch.where(mask.valid, mask.visible, n_patches)  # filler -> spare column P
+    index = slots.view(batch, 1, width, 1).expand(batch, leads, width, dim)
+    tokens = context.detach().float() * valid.view(batch, 1, width, 1)
+    grid = tokens.new_zeros(batch, leads, n_patches + 1, dim).scatter(2, index, tokens)
+    seen = valid.new_zeros(batch, n_patches + 1).scatter(1, slots, valid)
+    grid, seen = grid[:, :, :n_patches], seen[:, :n_patches]
+    position_mean = grid.sum(dim=0) / seen.sum(dim=0).clamp(min=1).view(1, n_patches, 1)
+    deviation = (grid - position_mean) * seen.view(batch, 1, n_patches, 1)
+    pooled = deviation.sum(dim=(1, 2)) / (seen.sum(dim=1, keepdim=True) * leads)
+    return pooled.std(dim=0, correction=0).mean()
 
 
 @METHODS.register("jepa")
@@ -186,10 +216,16 @@ class JEPA(Method):
         return h.view(x.shape[0], x.shape[1], self.n_patches, -1)
 
     def loss(self, batch: Tensor) -> dict[str, Tensor]:
-        """SmoothL1 (or L1) between predictions and targets at the hidden columns of every lead."""
+        """SmoothL1 (or L1) between predictions and targets at the hidden columns of every lead.
+
+        Logged besides the loss: ``mask_ratio``; ``target_std``, the std of the normalised
+        targets over all tokens (mostly their position part); ``context_std``, the collapse
+        diagnostic of ``context_spread``.
+        """
         mask = self.draw_mask(batch.shape[0], batch.device)
         target = self.targets(batch)
-        prediction = self.predictor(self.context_tokens(batch, mask), mask).float()
+        context = self.context_tokens(batch, mask)
+        prediction = self.predictor(context, mask).float()
         if self.config.loss == "smooth_l1":
             error = F.smooth_l1_loss(prediction, target, reduction="none", beta=1.0)
         else:
@@ -201,6 +237,7 @@ class JEPA(Method):
             "loss": total / elements,
             "mask_ratio": mask.masked.float().mean(),
             "target_std": target.std(dim=(0, 1, 2)).mean(),
+            "context_std": context_spread(context, mask),
         }
 
     def momentum(self, step: int, total_steps: int) -> float:

@@ -18,7 +18,7 @@ from bench.errors import ConfigError
 from bench.method import METHODS
 from bench.optim import build_optimizer
 from bench.train import TrainConfig, pretrain
-from methods.jepa import JEPA, JEPAConfig
+from methods.jepa import JEPA, JEPAConfig, context_spread
 from methods.jepa_masking import (
     PAD_ID,
     TimeMask,
@@ -88,7 +88,7 @@ def test_registered_with_context_encoder_downstream() -> None:
 def test_loss_is_finite_and_falls_on_a_fixed_batch(mask_type: str) -> None:
     method = build(mask_type=mask_type)
     output = method.loss(ecg())
-    assert set(output) == {"loss", "mask_ratio", "target_std"}
+    assert set(output) == {"loss", "mask_ratio", "target_std", "context_std"}
     assert all(torch.isfinite(value) for value in output.values())
     losses = train_steps(method, ecg(), 30)
     assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3])
@@ -308,6 +308,64 @@ def test_loss_is_l1_on_layer_normed_targets_at_hidden_columns_only() -> None:
     hidden = mask.masked[:, None, :].expand(-1, SPEC.n_leads, -1)
     expected = (prediction - target).abs()[hidden].mean()
     torch.testing.assert_close(loss.detach(), expected, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mask_type", ["multiblock", "random"])
+def test_context_std_is_the_batch_spread_of_pooled_position_centred_tokens(mask_type: str) -> None:
+    method = build(mask_type=mask_type).eval()
+    x = ecg(batch=6)
+    torch.manual_seed(5)
+    logged = method.loss(x)["context_std"]
+    torch.manual_seed(5)
+    mask = method.draw_mask(6, CPU)
+    with torch.no_grad():
+        context = method.context_tokens(x, mask)
+    columns = [mask.visible[i][mask.valid[i]].tolist() for i in range(6)]
+    tokens = [dict(zip(columns[i], context[i].unbind(1), strict=False)) for i in range(6)]
+    pooled = []
+    for i in range(6):  # each visible token minus the mean of the samples showing its column
+        centred = [
+            token - torch.stack([other[t] for other in tokens if t in other]).mean(0)
+            for t, token in tokens[i].items()
+        ]
+        pooled.append(torch.stack(centred).mean(dim=(0, 1)))
+    expected = torch.stack(pooled).std(dim=0, unbiased=False).mean()
+    assert not logged.requires_grad and logged.dtype == torch.float32
+    torch.testing.assert_close(logged, expected, atol=1e-6, rtol=1e-4)
+    assert logged > 1e-3  # distinct records give distinct pooled context embeddings
+
+
+def test_context_std_is_not_driven_by_which_columns_each_sample_shows() -> None:
+    method = build().eval()
+    torch.manual_seed(2)
+    mask = method.draw_mask(6, CPU)
+    assert len({tuple(row.tolist()) for row in mask.masked}) > 1
+    spreads, uncentred = {}, {}
+    for name, x in {"same": ecg(batch=1).expand(6, -1, -1), "distinct": ecg(batch=6)}.items():
+        with torch.no_grad():
+            context = method.context_tokens(x, mask)
+        valid = mask.valid[:, None, :, None].float()
+        pooled = (context * valid).sum(dim=(1, 2)) / (valid.sum(dim=(1, 2)) * SPEC.n_leads)
+        uncentred[name] = pooled.std(dim=0, unbiased=False).mean()
+        spreads[name] = context_spread(context, mask)
+    # plain pooling over each sample's own visible columns mostly measures the mask ...
+    assert uncentred["same"] > 0.5 * uncentred["distinct"]
+    # ... the centred spread of one record seen through six masks is small next to it,
+    # and well below that of six distinct records
+    assert spreads["same"] < 0.1 * uncentred["same"]
+    assert spreads["same"] < 0.5 * spreads["distinct"]
+
+
+def test_context_std_is_zero_for_a_collapsed_context_encoder() -> None:
+    method = build().eval()
+    with torch.no_grad():
+        method.encoder.norm.weight.zero_()  # every token becomes the norm's bias
+        method.encoder.norm.bias.normal_()
+    output = method.loss(ecg(batch=6))
+    assert output["context_std"] < 1e-6 < output["target_std"]
+    mask = method.draw_mask(1, CPU)
+    single = method.context_tokens(ecg(batch=1), mask)
+    assert context_spread(single, mask) == 0  # a batch of one has no spread (and no NaN)
 
 
 # --- shared loop and checkpoint ------------------------------------------------------------
