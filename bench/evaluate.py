@@ -70,7 +70,6 @@ def fit_protocol(
             (inputs[rows.val], data.labels[rows.val]),
             inputs[rows.report],
             evaluation.linear,
-            cell.seed,
         )
         details: dict[str, Any] = {"best_c": probe.best_c, "val_auroc_by_c": probe.val_auroc_by_c}
         return ProtocolFit(probe.val_scores, probe.test_scores, details)

@@ -50,20 +50,19 @@ def linear_probe(
     val: tuple[np.ndarray, np.ndarray],
     test_features: np.ndarray,
     config: LinearProbeConfig,
-    seed: int,
 ) -> ProbeResult:
     """Fit one probe per C on ``train`` (features, labels), keep the best on ``val``."""
     scaler = StandardScaler().fit(train[0])
     train_x, val_x, test_x = (scaler.transform(x) for x in (train[0], val[0], test_features))
-    models = {c: _fit(train_x, train[1], c, config.max_iter, seed) for c in config.c_grid}
+    models = {c: _fit(train_x, train[1], c, config.max_iter) for c in config.c_grid}
     by_c = {c: macro_auroc(val[1], _scores(model, val_x)) for c, model in models.items()}
     best_c = max(by_c, key=lambda c: (by_c[c], -c))
     best = models[best_c]
     return ProbeResult(_scores(best, val_x), _scores(best, test_x), best_c, by_c)
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float, max_iter: int, seed: int) -> OneVsRestClassifier:
-    model = OneVsRestClassifier(LogisticRegression(C=c, max_iter=max_iter, random_state=seed))
+def _fit(x: np.ndarray, y: np.ndarray, c: float, max_iter: int) -> OneVsRestClassifier:
+    model = OneVsRestClassifier(LogisticRegression(C=c, max_iter=max_iter))  # lbfgs: no RNG
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
         warnings.filterwarnings("ignore", message="Label .* is present in all training examples")

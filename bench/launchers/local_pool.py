@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 import torch
@@ -56,6 +57,7 @@ def run_grid_in_pool(
     plugins that are neither built in nor installed as entry points.
     """
     check_range("--jobs", jobs, 1)
+    started = time.perf_counter()
     todo = cells_to_run(cells, overwrite)
     summary = GridSummary(skipped=len(cells) - len(todo))
     if todo:
@@ -72,6 +74,7 @@ def run_grid_in_pool(
             )
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+    summary.seconds = time.perf_counter() - started
     return summary
 
 

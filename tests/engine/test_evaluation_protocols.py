@@ -46,11 +46,11 @@ def separable(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_probe_picks_c_on_validation_and_never_looks_at_test() -> None:
     train, val, (test_x, _) = separable(200, 0), separable(100, 1), separable(100, 2)
     config = LinearProbeConfig(c_grid=(1e-4, 1.0))
-    result = linear_probe(train, val, test_x, config, seed=0)
+    result = linear_probe(train, val, test_x, config)
     assert result.best_c == 1.0  # a 1e-4 probe is nearly constant
     assert result.val_auroc_by_c[1.0] > result.val_auroc_by_c[1e-4]
     shuffled_test = test_x[::-1].copy()
-    again = linear_probe(train, val, shuffled_test, config, seed=0)
+    again = linear_probe(train, val, shuffled_test, config)
     assert again.best_c == result.best_c
     np.testing.assert_allclose(again.val_scores, result.val_scores)
     np.testing.assert_allclose(again.test_scores, result.test_scores[::-1], rtol=1e-5)

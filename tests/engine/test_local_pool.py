@@ -56,6 +56,7 @@ def test_pool_gives_the_in_process_results(tmp_path: Path, monkeypatch: pytest.M
         monkeypatch.setenv("BENCH_RESULTS", str(tmp_path / name))
         summary = runner(cfg)
         assert (summary.ran, summary.skipped, summary.failed) == (4, 0, [])
+        assert summary.seconds > 0
         results[name] = {r.eval_key: r for r in load_results(tmp_path / name)}
     assert set(results["pool"]) == set(results["serial"])
     for key, expected in results["serial"].items():
