@@ -17,6 +17,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 import torch
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from bench.config import check_range
@@ -141,8 +142,14 @@ class _Pool:
 
 
 def _start_worker(threads: int, setup: str | None) -> None:
-    """One worker's start: its torch thread count and the optional setup hook."""
+    """One worker's start: its thread counts and the optional setup hook.
+
+    Both torch and the BLAS / OpenMP pools behind numpy, scipy and scikit-learn (all loaded by
+    this module's imports) are capped: uncapped, N workers' probes each spin one BLAS thread
+    per core and a linear-probe cell takes up to 10x longer.
+    """
     torch.set_num_threads(threads)
+    threadpool_limits(threads)
     if setup:
         module, _, function = setup.partition(":")
         getattr(importlib.import_module(module), function)()

@@ -77,3 +77,23 @@ def grid_doubles(monkeypatch: pytest.MonkeyPatch) -> None:
     for registry, name, plugin in doubles():
         registry.names()
         monkeypatch.setitem(registry._items, name, plugin)
+
+
+FAST_SETS = [
+    "profile_overrides.train.epochs=1",
+    "profile_overrides.train.max_steps=2",
+    "profile_overrides.train.batch_size=32",
+    "profile_overrides.train.warmup_epochs=0",
+    "profile_overrides.evaluation.n_boot=20",
+    "profile_overrides.evaluation.linear.c_grid=[1.0]",
+]
+
+
+def bench_run(*extra: str) -> list[str]:
+    """`bench run` arguments of a 4-cell grid (toy + random_init on synthetic-small, linear)."""
+    args = ["run", "--methods", "toy_masked", "random_init", "--tasks", "synthetic-small"]
+    args += ["--fractions", "0.5", "--seeds", "2", "--protocols", "linear", "--no-progress"]
+    args += ["--jobs", "1"]  # the test doubles live in this process only
+    for item in FAST_SETS:
+        args += ["--set", item]
+    return args + list(extra)

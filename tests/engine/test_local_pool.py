@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.grid import RunConfig, load_run_config
-from bench.launchers.local_pool import run_grid_in_pool
+from bench.launchers.local_pool import _start_worker, run_grid_in_pool
 from bench.results import load_predictions, load_results
 from bench.runner import GridSummary, plan_grid, run_grid, workspace_for
 from tests.engine import grid_doubles as doubles
@@ -86,3 +88,17 @@ def test_jobs_must_be_positive() -> None:
     workspace = workspace_for(cfg, progress=False)
     with pytest.raises(ConfigError, match="--jobs"):
         run_grid_in_pool(plan_grid(cfg, workspace), cfg, workspace, 0)
+
+
+def _thread_counts() -> tuple[int, set[int]]:
+    import torch
+    from threadpoolctl import threadpool_info
+
+    return torch.get_num_threads(), {pool["num_threads"] for pool in threadpool_info()}
+
+
+def test_workers_cap_torch_and_every_blas_pool() -> None:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, context, initializer=_start_worker, initargs=(1, None)) as pool:
+        torch_threads, blas_threads = pool.submit(_thread_counts).result()
+    assert torch_threads == 1 and blas_threads == {1}

@@ -9,24 +9,7 @@ from typing import Any
 import pytest
 
 from bench.cli import main
-
-FAST_SETS = [
-    "profile_overrides.train.epochs=1",
-    "profile_overrides.train.max_steps=2",
-    "profile_overrides.train.batch_size=32",
-    "profile_overrides.train.warmup_epochs=0",
-    "profile_overrides.evaluation.n_boot=20",
-    "profile_overrides.evaluation.linear.c_grid=[1.0]",
-]
-
-
-def bench_run(*extra: str) -> list[str]:
-    args = ["run", "--methods", "toy_masked", "random_init", "--tasks", "synthetic-small"]
-    args += ["--fractions", "0.5", "--seeds", "2", "--protocols", "linear", "--no-progress"]
-    args += ["--jobs", "1"]  # the test doubles live in this process only
-    for item in FAST_SETS:
-        args += ["--set", item]
-    return args + list(extra)
+from tests.engine.grid_doubles import bench_run
 
 
 def test_dry_run_lists_every_cell_and_runs_nothing(

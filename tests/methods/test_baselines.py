@@ -144,5 +144,7 @@ def test_the_shared_loop_refuses_a_baseline_and_writes_nothing(tmp_path: Path) -
     method = METHODS.get("random_init")(METHODS.get("random_init").config_class(), SPEC)
     signals = np.zeros((8, SPEC.n_leads, SPEC.n_samples), dtype=np.float32)
     with pytest.raises(ConfigError, match="baseline without pretraining"):
-        pretrain(method, signals, TrainConfig(epochs=1, batch_size=4, warmup_epochs=0), tmp_path / "run")
+        pretrain(
+            method, signals, TrainConfig(epochs=1, batch_size=4, warmup_epochs=0), tmp_path / "run"
+        )
     assert not (tmp_path / "run").exists()
