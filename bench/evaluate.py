@@ -118,14 +118,7 @@ def run_cell(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions]
     )
     timings["total_s"] = time.perf_counter() - started
     result = CellResult(
-        eval_key=cell.eval_key,
-        pretrain_key=cell.unit.key if cell.unit.needs_pretraining else None,
-        method=cell.unit.method,
-        task=cell.task.name,
-        task_group=cell.task.group,
-        protocol=cell.protocol,
-        fraction=cell.fraction,
-        seed=cell.seed,
+        **cell.identity(),
         profile=workspace.profile.name,
         label_names=data.label_names,
         n_train=len(subset),

@@ -117,6 +117,19 @@ class Cell:
     seed: int
     eval_key: str
 
+    def identity(self) -> dict[str, Any]:
+        """The fields that name this cell in its result record."""
+        return {
+            "eval_key": self.eval_key,
+            "pretrain_key": self.unit.key if self.unit.needs_pretraining else None,
+            "method": self.unit.method,
+            "task": self.task.name,
+            "task_group": self.task.group,
+            "protocol": self.protocol,
+            "fraction": self.fraction,
+            "seed": self.seed,
+        }
+
 
 def plan_unit(method: str, dataset: str, profile: Profile, data: SignalSet) -> Unit:
     """The unit of ``method`` on ``dataset`` under ``profile`` (``data`` already loaded)."""

@@ -152,14 +152,7 @@ def failed_result(cell: Cell, profile: Profile, error: BaseException) -> CellRes
     """The result record of a cell that raised ``error``."""
     message, trace = describe_failure(error)
     return CellResult(
-        eval_key=cell.eval_key,
-        pretrain_key=cell.unit.key if cell.unit.needs_pretraining else None,
-        method=cell.unit.method,
-        task=cell.task.name,
-        task_group=cell.task.group,
-        protocol=cell.protocol,
-        fraction=cell.fraction,
-        seed=cell.seed,
+        **cell.identity(),
         profile=profile.name,
         label_names=(),
         n_train=0,
