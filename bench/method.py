@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
+import torch
 from torch import Tensor, nn
 
 from bench.encoders.base import Encoder, InputSpec
@@ -44,3 +46,20 @@ class Method(nn.Module, ABC):
 METHODS: Registry[type[Method]] = Registry(
     "method", package="methods", entry_point_group="bench.methods"
 )
+
+
+def loss_scalars(method: Method, output: Any) -> dict[str, Tensor]:
+    """The scalar entries of a `method.loss` dict ("loss" first); TypeError on a broken one."""
+    if not isinstance(output, Mapping) or not isinstance(output.get("loss"), Tensor):
+        raise TypeError(f"{type(method).__name__}.loss must return a dict with a tensor 'loss'")
+    if output["loss"].numel() != 1:
+        raise TypeError(f"{type(method).__name__}.loss: 'loss' must be a scalar tensor")
+    scalars = {"loss": output["loss"].reshape(())}
+    for key, value in output.items():
+        if key == "loss":
+            continue
+        if isinstance(value, Tensor) and value.numel() == 1:
+            scalars[key] = value.reshape(())
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            scalars[key] = torch.tensor(float(value))
+    return scalars

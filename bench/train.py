@@ -35,7 +35,7 @@ from bench.distributed import (
     training_device,
 )
 from bench.errors import ConfigError
-from bench.method import Method
+from bench.method import Method, loss_scalars
 from bench.optim import WarmupCosine, build_optimizer, set_lr
 from bench.train_checks import check_records, check_same_run, read_shared_checkpoint
 from bench.train_config import TrainConfig, autocast_dtype, resolve_device
@@ -296,7 +296,7 @@ class TrainingLoop:
         )
         with autocast:
             output = self.objective(batch)
-        return _scalars(self.method, output)
+        return loss_scalars(self.method, output)
 
     def backward(self, scalars: dict[str, Tensor]) -> None:
         """Back-propagate the loss; clip the gradient norm (into ``scalars["grad_norm"]``)."""
@@ -384,20 +384,3 @@ def result_from_checkpoint(path: Path, state: dict[str, Any]) -> PretrainResult:
         history=History(state["history"]).rows(),
         steps_this_call=0,
     )
-
-
-def _scalars(method: Method, output: Any) -> dict[str, Tensor]:
-    """The scalar entries of a loss dict ("loss" first), checked."""
-    if not isinstance(output, Mapping) or not isinstance(output.get("loss"), Tensor):
-        raise TypeError(f"{type(method).__name__}.loss must return a dict with a tensor 'loss'")
-    if output["loss"].numel() != 1:
-        raise TypeError(f"{type(method).__name__}.loss: 'loss' must be a scalar tensor")
-    scalars = {"loss": output["loss"].reshape(())}
-    for key, value in output.items():
-        if key == "loss":
-            continue
-        if isinstance(value, Tensor) and value.numel() == 1:
-            scalars[key] = value.reshape(())
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            scalars[key] = torch.tensor(float(value))
-    return scalars
