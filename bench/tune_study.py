@@ -4,6 +4,7 @@ retries of interrupted trials, and the best trial as a RunConfig YAML."""
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ DB_NAME = "optuna.db"
 IDENTITY_ATTR = "bench_tune"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 HEARTBEAT_S, GRACE_S = 60, 180
+SCHEMA_RACE_ATTEMPTS = 5
 
 
 def default_storage() -> str:
@@ -63,19 +65,37 @@ def open_study(name: str, url: str, identity: dict[str, Any], sampler_seed: int)
 
 
 def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDB storage with heartbeats: a trial whose worker died is retried once."""
-    try:
-        make_url(url)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, **_retry_stale()
-            )
-    except (sqlalchemy.exc.SQLAlchemyError, ValueError, ImportError) as error:
-        raise ConfigError(
-            f"--storage {safe_url(url)} cannot be opened ({error}); give a database URL such "
-            "as sqlite:///path/optuna.db or postgresql://user@host/db"
-        ) from error
+    """An RDB storage with heartbeats: a trial whose worker died is retried once.
+
+    Workers that open a new database at the same moment race to create its schema; the
+    loser's IntegrityError (or SQLite's "database is locked") is retried after a short wait,
+    by which time the schema is there.
+    """
+    attempt = 1
+    while True:
+        try:
+            make_url(url)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, **_retry_stale()
+                )
+        except (sqlalchemy.exc.SQLAlchemyError, ValueError, ImportError) as error:
+            if attempt < SCHEMA_RACE_ATTEMPTS and _lost_schema_race(error):
+                time.sleep(0.2 * attempt)
+                attempt += 1
+                continue
+            raise ConfigError(
+                f"--storage {safe_url(url)} cannot be opened ({error}); give a database URL "
+                "such as sqlite:///path/optuna.db or postgresql://user@host/db"
+            ) from error
+
+
+def _lost_schema_race(error: Exception) -> bool:
+    """Whether ``error`` is what a worker sees while another one creates the schema."""
+    if isinstance(error, sqlalchemy.exc.IntegrityError):
+        return True
+    return isinstance(error, sqlalchemy.exc.OperationalError) and "locked" in str(error)
 
 
 def safe_url(url: str) -> str:

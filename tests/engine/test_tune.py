@@ -13,13 +13,15 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
+import sqlalchemy.exc
 import torch
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from bench import cli
+from bench import cli, tune_study
 from bench.checkpoint import read_checkpoint
 from bench.config import replace
+from bench.errors import ConfigError
 from bench.evaluate import run_cell, validation_score
 from bench.grid import load_run_config, resolved_profile
 from bench.method import METHODS
@@ -318,6 +320,31 @@ def test_default_spaces_fit_every_registered_method(method: str) -> None:
             overrides = profile_overrides(method_class, space.field_values(corner))
             profile = replace(smoke, overrides)
             profile.resolve(method)  # ConfigError if a default range is invalid
+
+
+def test_storage_open_retries_a_lost_schema_race_and_nothing_else(
+    isolated_results: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = optuna.storages.RDBStorage
+    calls: list[str] = []
+    races = [True]  # the first open loses the race: another worker is stamping the schema
+
+    def racing(url: str, **kwargs: Any) -> optuna.storages.RDBStorage:
+        calls.append(url)
+        if races and races.pop():
+            raise sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("UNIQUE alembic_version"))
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    monkeypatch.setattr(tune_study.time, "sleep", lambda seconds: None)
+    isolated_results.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{isolated_results / 'race.db'}"
+    assert isinstance(tune_study.open_storage(url), real) and len(calls) == 2
+
+    calls.clear()
+    with pytest.raises(ConfigError, match="cannot be opened"):
+        tune_study.open_storage("sqlite:////no/such/folder/optuna.db")
+    assert len(calls) == 1  # an unopenable file is not a race: no retry
 
 
 @pytest.mark.slow
