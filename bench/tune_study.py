@@ -68,8 +68,8 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats: a trial whose worker died is retried once.
 
     Workers that open a new database at the same moment race to create its schema; the
-    loser's IntegrityError (or SQLite's "database is locked") is retried after a short wait,
-    by which time the schema is there.
+    loser's error (a duplicate row, "table ... already exists", "database is locked") is
+    retried after a short wait, by which time the schema is there.
     """
     attempt = 1
     while True:
@@ -95,7 +95,9 @@ def _lost_schema_race(error: Exception) -> bool:
     """Whether ``error`` is what a worker sees while another one creates the schema."""
     if isinstance(error, sqlalchemy.exc.IntegrityError):
         return True
-    return isinstance(error, sqlalchemy.exc.OperationalError) and "locked" in str(error)
+    message = str(error)
+    racing = ("already exists", "database is locked")
+    return isinstance(error, sqlalchemy.exc.OperationalError) and any(s in message for s in racing)
 
 
 def safe_url(url: str) -> str:

@@ -322,8 +322,15 @@ def test_default_spaces_fit_every_registered_method(method: str) -> None:
             profile.resolve(method)  # ConfigError if a default range is invalid
 
 
+@pytest.mark.parametrize(
+    "race",
+    [
+        sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("UNIQUE alembic_version")),
+        sqlalchemy.exc.OperationalError("CREATE", {}, Exception("alembic_version already exists")),
+    ],
+)
 def test_storage_open_retries_a_lost_schema_race_and_nothing_else(
-    isolated_results: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_results: Path, monkeypatch: pytest.MonkeyPatch, race: Exception
 ) -> None:
     real = optuna.storages.RDBStorage
     calls: list[str] = []
@@ -332,7 +339,7 @@ def test_storage_open_retries_a_lost_schema_race_and_nothing_else(
     def racing(url: str, **kwargs: Any) -> optuna.storages.RDBStorage:
         calls.append(url)
         if races and races.pop():
-            raise sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("UNIQUE alembic_version"))
+            raise race
         return real(url, **kwargs)
 
     monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
