@@ -79,6 +79,17 @@ def grid_doubles(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setitem(registry._items, name, plugin)
 
 
+# Profile overrides of a grid that trains and evaluates in seconds.
+FAST = {
+    "train": {"epochs": 1, "max_steps": 3, "batch_size": 32, "warmup_epochs": 0},
+    "evaluation": {
+        "n_boot": 20,
+        "linear": {"c_grid": [0.1, 1.0], "max_iter": 200},
+        "finetune": {"epochs": 1, "min_steps": 4, "evaluations": 2, "batch_size": 16},
+    },
+}
+
+
 FAST_SETS = [
     "profile_overrides.train.epochs=1",
     "profile_overrides.train.max_steps=2",

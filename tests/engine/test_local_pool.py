@@ -14,18 +14,9 @@ from bench.launchers.local_pool import _start_worker, run_grid_in_pool
 from bench.results import load_predictions, load_results
 from bench.runner import GridSummary, plan_grid, run_grid, workspace_for
 from tests.engine import grid_doubles as doubles
-from tests.engine.grid_doubles import grid_doubles  # noqa: F401 (fixture)
+from tests.engine.grid_doubles import FAST, grid_doubles  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("grid_doubles")
-
-FAST = {
-    "train": {"epochs": 1, "max_steps": 3, "batch_size": 32, "warmup_epochs": 0},
-    "evaluation": {
-        "n_boot": 20,
-        "linear": {"c_grid": [0.1, 1.0], "max_iter": 200},
-        "finetune": {"epochs": 1, "min_steps": 4, "evaluations": 2, "batch_size": 16},
-    },
-}
 
 
 def config(**fields: Any) -> RunConfig:

@@ -30,19 +30,11 @@ from bench.leaderboard import leaderboard_frame
 from bench.results import load_predictions, load_results
 from bench.runner import GridSummary, plan_grid, workspace_for
 from tests.engine import grid_doubles as doubles
-from tests.engine.grid_doubles import BROKEN_CALLS, grid_doubles  # noqa: F401 (fixture)
+from tests.engine.grid_doubles import BROKEN_CALLS, FAST, grid_doubles  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("grid_doubles")
 
 REPO = Path(__file__).resolve().parents[2]
-FAST = {
-    "train": {"epochs": 1, "max_steps": 3, "batch_size": 32, "warmup_epochs": 0},
-    "evaluation": {
-        "n_boot": 20,
-        "linear": {"c_grid": [0.1, 1.0], "max_iter": 200},
-        "finetune": {"epochs": 1, "min_steps": 4, "evaluations": 2, "batch_size": 16},
-    },
-}
 
 
 @pytest.fixture(scope="module")

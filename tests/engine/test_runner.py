@@ -11,15 +11,7 @@ from bench import runner
 from bench.grid import RunConfig, load_run_config
 from bench.results import load_results
 from bench.runner import cell_status, plan_grid, run_grid, workspace_for
-
-FAST = {
-    "train": {"epochs": 1, "max_steps": 3, "batch_size": 32, "warmup_epochs": 0},
-    "evaluation": {
-        "n_boot": 20,
-        "linear": {"c_grid": [0.1, 1.0], "max_iter": 200},
-        "finetune": {"epochs": 1, "min_steps": 4, "evaluations": 2, "batch_size": 16},
-    },
-}
+from tests.engine.grid_doubles import FAST
 
 
 def config(**fields: Any) -> RunConfig:
