@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_LAZY = {"load_encoder": "bench.checkpoint", "load_method": "bench.checkpoint"}
+_LAZY = {"load_encoder": "bench.training.checkpoint", "load_method": "bench.training.checkpoint"}
 
 __all__ = ["__version__", "load_encoder", "load_method"]
 

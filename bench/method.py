@@ -20,8 +20,8 @@ class Method(nn.Module, ABC):
 
     A subclass sets ``name`` and ``config_class`` (a frozen dataclass parsed strictly by
     ``bench.config.from_dict``), builds ``self.encoder`` in ``__init__(config, input_spec)`` and
-    implements ``loss``. The shared loop in ``bench.train`` owns optimisation; a method never
-    writes its own loop. Baselines set ``needs_pretraining = False``.
+    implements ``loss``. The shared loop in ``bench.training.loop`` owns optimisation; a method
+    never writes its own loop. Baselines set ``needs_pretraining = False``.
     """
 
     name: ClassVar[str]

@@ -1,6 +1,6 @@
 """Pretraining throughput, step-time split, peak memory and MFU per method and size.
 
-A thin front to ``bench perf`` (same options, same code: ``bench.perf``); see
+A thin front to ``bench perf`` (same options, same code: ``bench.perf.measure``); see
 ``bench perf --help`` for what each column means.
 
     python benchmarks/pretrain_throughput.py --threads 1 --sizes tiny small --steps 5

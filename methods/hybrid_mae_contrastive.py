@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bench.config import check_range
-from bench.distributed import gather_with_grad
 from bench.encoders.base import InputSpec
 from bench.errors import ConfigError
 from bench.method import METHODS, Method
+from bench.training.distributed import gather_with_grad
 from methods._masked_decoding import (
     PatchDecoder,
     build_patch_encoder,

@@ -1,4 +1,5 @@
-"""Shared fixtures: isolated results/cache folders and the optional real data in ../shared/data."""
+"""Shared fixtures: isolated results/cache folders, the optional real data in ../shared/data,
+and the engine's test doubles (tests/doubles), registered here for every test package."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+
+from tests.doubles.grid import grid_doubles, small_synthetic
+from tests.doubles.mlflow_server import mlflow_server
+from tests.doubles.toys import toys
+from tests.doubles.tracking_files import tracking_files
+
+__all__ = ["grid_doubles", "mlflow_server", "small_synthetic", "toys", "tracking_files"]
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

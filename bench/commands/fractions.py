@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.fractions import DEFAULT_FRACTIONS
+from bench.evaluation.fractions import DEFAULT_FRACTIONS
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -42,7 +42,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the task and print its fraction report, one column per fraction."""
-    from bench.fractions import check_fraction, fraction_report
+    from bench.evaluation.fractions import check_fraction, fraction_report
     from bench.task import TASKS
 
     fractions = [check_fraction(value, "--fractions") for value in args.fractions]

@@ -23,7 +23,7 @@ examples:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Register ``bench perf``."""
-    from bench.perf_report import COLUMN_HELP
+    from bench.perf.report import COLUMN_HELP
 
     parser = commands.add_parser(
         "perf",
@@ -89,11 +89,11 @@ def run(args: argparse.Namespace) -> int:
 
     from bench.config import check_range, parse_overrides
     from bench.errors import ConfigError
-    from bench.flops import GPU_PEAKS, peak_tflops
-    from bench.perf import PerfOptions, PerfRow, Skipped, run_perf
-    from bench.perf_report import TablePrinter, target_lines, write_csv
-    from bench.perf_timing import MEMORY_SOURCES, PeakMemory
-    from bench.train_config import autocast_dtype, resolve_device
+    from bench.perf.flops import GPU_PEAKS, peak_tflops
+    from bench.perf.measure import PerfOptions, PerfRow, Skipped, run_perf
+    from bench.perf.report import TablePrinter, target_lines, write_csv
+    from bench.perf.timing import MEMORY_SOURCES, PeakMemory
+    from bench.training.config import autocast_dtype, resolve_device
 
     check_range("--target-mfu", args.target_mfu, 0.01, 1.0)
     if peak_tflops(args.target_gpu, torch.bfloat16) is None:

@@ -7,9 +7,9 @@ from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bench.pretraining import PretrainPlan
-    from bench.profiles import PretrainSetup
-    from bench.train import PretrainResult
+    from bench.training.loop import PretrainResult
+    from bench.training.planning import PretrainPlan
+    from bench.training.spec import PretrainSetup
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     the options are checked here, then the command reruns itself on N processes.
     """
     from bench.config import deep_merge, parse_overrides
-    from bench.distributed import process_group, relaunch_under_torchrun
+    from bench.training.distributed import process_group, relaunch_under_torchrun
 
     overrides = parse_overrides(args.set)
     if args.seed is not None:
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 def _resolve_setup(
     args: argparse.Namespace, overrides: dict[str, Any]
 ) -> tuple[str, PretrainSetup]:
-    from bench.profiles import load_profile
+    from bench.grid.profiles import load_profile
 
     profile = load_profile(args.profile)
     return profile.name, profile.resolve(args.method, overrides)
@@ -78,8 +78,8 @@ def _resolve_setup(
 
 def _pretrain_here(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     from bench.data.loading import load_dataset
-    from bench.distributed import current_processes, main_process_first
-    from bench.pretraining import plan_pretraining, run_pretraining
+    from bench.training.distributed import current_processes, main_process_first
+    from bench.training.planning import plan_pretraining, run_pretraining
 
     processes = current_processes()
     profile_name, setup = _resolve_setup(args, overrides)

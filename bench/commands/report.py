@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.bootstrap import DEFAULT_LEVEL, DEFAULT_N_BOOT
+from bench.evaluation.bootstrap import DEFAULT_LEVEL, DEFAULT_N_BOOT
 from bench.paths import results_dir
 
 
@@ -53,7 +53,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run_leaderboard(args: argparse.Namespace) -> int:
     """Build and write the leaderboards; print where they went."""
     from bench.config import check_range
-    from bench.leaderboard import LeaderboardOptions, write_leaderboards
+    from bench.reporting.leaderboard import LeaderboardOptions, write_leaderboards
 
     check_range("--n-boot", args.n_boot, 1)
     check_range("--level", args.level, 0.01, 0.999)
@@ -77,7 +77,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
 def run_plot(args: argparse.Namespace) -> int:
     """Draw and write every label-efficiency figure; print the PNG paths."""
-    from bench.plots import write_figures
+    from bench.reporting.figures import write_figures
 
     results = results_dir(args.results)
     for path in write_figures(results, args.out, args.skip_invalid, _grid_keys(args)):
@@ -86,7 +86,7 @@ def run_plot(args: argparse.Namespace) -> int:
 
 
 def _grid_keys(args: argparse.Namespace) -> frozenset[str] | None:
-    from bench.grid_manifest import read_grid_keys
+    from bench.grid.manifest import read_grid_keys
 
     return read_grid_keys(results_dir(args.results), args.grid) if args.grid else None
 

@@ -24,7 +24,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", type=int, metavar="N", help="number of seeds (0 .. N-1)")
     parser.add_argument("--protocols", nargs="+", choices=["linear", "finetune"])
     parser.add_argument("--profile", help="smoke, paper, or a profile YAML (default smoke)")
-    parser.add_argument("--config", metavar="YAML", help="run config file (bench.grid.RunConfig)")
+    parser.add_argument(
+        "--config", metavar="YAML", help="run config file (bench.grid.plan.RunConfig)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -74,12 +76,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Plan, (dry-)run, then write leaderboards and figures of this grid's cells."""
-    from bench.grid import load_run_config
-    from bench.grid_manifest import write_grid_manifest
-    from bench.launchers import check_launcher, launch_grid
+    from bench.grid.launchers import check_launcher, launch_grid
+    from bench.grid.manifest import write_grid_manifest
+    from bench.grid.plan import load_run_config
+    from bench.grid.runner import cell_status, describe_cell, plan_grid, workspace_for
     from bench.paths import results_dir
-    from bench.runner import cell_status, describe_cell, plan_grid, workspace_for
-    from bench.tracking_mirror import MlflowMirror
+    from bench.tracking.mirror import MlflowMirror
 
     _refuse_torchrun()
     config = load_run_config(
@@ -120,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_reports(results: Any, eval_keys: frozenset[str]) -> None:
     from bench.errors import DataError
-    from bench.leaderboard import LeaderboardOptions, write_leaderboards
-    from bench.plots import write_figures
+    from bench.reporting.figures import write_figures
+    from bench.reporting.leaderboard import LeaderboardOptions, write_leaderboards
 
     try:
         tables = write_leaderboards(results, options=LeaderboardOptions(eval_keys=eval_keys))
@@ -135,7 +137,7 @@ def _write_reports(results: Any, eval_keys: frozenset[str]) -> None:
 
 def _refuse_torchrun() -> None:
     """A grid is spread with --launcher ray, not torchrun: DDP belongs to one pretraining."""
-    from bench.distributed import launched_by_torchrun
+    from bench.training.distributed import launched_by_torchrun
 
     if launched_by_torchrun() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError(

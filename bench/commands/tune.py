@@ -37,7 +37,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--space", metavar="YAML", help="search-space changes: name -> {low, high[, log]} or "
-        "{choices: [...]}, null drops a default (see bench/tune_space.py)",
+        "{choices: [...]}, null drops a default (see bench/tuning/space.py)",
     )  # fmt: skip
     parser.add_argument(
         "--params", nargs="+", default=[], metavar="NAME", help="tune only these parameters"
@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
 
     from bench.config import parse_overrides
     from bench.task import TASKS
-    from bench.tune import TuneOptions, Tuner
-    from bench.tune_space import flatten
-    from bench.tune_study import safe_url
+    from bench.tuning.space import flatten
+    from bench.tuning.study import safe_url
+    from bench.tuning.tuner import TuneOptions, Tuner
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     roots = {TASKS.get(args.task).dataset: args.data_root} if args.data_root else {}

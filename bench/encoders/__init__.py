@@ -7,5 +7,7 @@
   xresnet1d50, xresnet1d101.
 
 Build one with ``ENCODERS.get(name).from_size(size, input_spec, **overrides)``. The concrete
-modules are imported on first registry use, so importing this package stays light.
+modules are imported on first registry use, so importing this package stays light. May import
+only the ground floor (config, registry, errors, paths, hashing, atomic); never the data layer,
+the plugin contracts or any stage above.
 """

@@ -138,8 +138,8 @@ def test_bench_pretrain_refuses_baselines(name: str, capsys: pytest.CaptureFixtu
 
 
 def test_the_shared_loop_refuses_a_baseline_and_writes_nothing(tmp_path: Path) -> None:
-    from bench.train import pretrain
-    from bench.train_config import TrainConfig
+    from bench.training.config import TrainConfig
+    from bench.training.loop import pretrain
 
     method = METHODS.get("random_init")(METHODS.get("random_init").config_class(), SPEC)
     signals = np.zeros((8, SPEC.n_leads, SPEC.n_samples), dtype=np.float32)

@@ -11,13 +11,13 @@ import pytest
 import torch
 from torch import Tensor
 
-from bench.checkpoint import load_encoder
 from bench.config import from_dict
 from bench.encoders.base import InputSpec
 from bench.errors import ConfigError
 from bench.method import METHODS
-from bench.train import pretrain
-from bench.train_config import TrainConfig
+from bench.training.checkpoint import load_encoder
+from bench.training.config import TrainConfig
+from bench.training.loop import pretrain
 from methods.cpc import (
     CPC,
     CPCConfig,

@@ -11,13 +11,13 @@ import pytest
 import torch
 from torch import Tensor
 
-from bench.checkpoint import load_encoder, load_method
 from bench.config import from_dict
 from bench.encoders.base import InputSpec
 from bench.errors import ConfigError
 from bench.method import METHODS
-from bench.optim import build_optimizer
-from bench.train import TrainConfig, pretrain
+from bench.training.checkpoint import load_encoder, load_method
+from bench.training.loop import TrainConfig, pretrain
+from bench.training.optim import build_optimizer
 from methods.jepa import JEPA, JEPAConfig, context_spread
 from methods.jepa_masking import (
     PAD_ID,

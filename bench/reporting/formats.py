@@ -1,0 +1,168 @@
+"""Render a leaderboard frame (bench.reporting.leaderboard) as Markdown or booktabs LaTeX tables."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator
+
+import pandas as pd
+
+PROTOCOL_NAMES = {"linear": "linear probe", "finetune": "fine-tuning"}
+_MISSING = "–"  # a task without cells for this method
+_LATEX_MARKERS = {"†": r"\dagger", "‡": r"\ddagger"}
+_LATEX_SPECIAL = re.compile(r"([&%$#_{}~^\\])")
+_LATEX_ESCAPES = {"~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+
+
+def table_note(n_boot: int, level: float, alpha: float) -> str:
+    """The note printed under every table: what the numbers and markers mean."""
+    return (
+        f"Macro AUROC on the test fold: mean ± std over seeds (sample std, omitted for a single "
+        f"seed; Seeds = number of seeds) and, in brackets, the {level:.0%} percentile bootstrap "
+        f"CI of the seed-averaged score ({n_boot} resamples of the test records, the same "
+        f"indices for every method). Bold: best mean in the column. † / ‡: significantly higher "
+        f"than random_init / supervised at the same task and label fraction (paired bootstrap of "
+        f"the seed-mean macro AUROC over the seeds both have, two-sided p < {alpha:g}). "
+        f"random_init is evaluated with the linear probe only and supervised with fine-tuning "
+        f"only; each method is compared with whichever baseline cells exist, and a baseline row "
+        f"taken from the other protocol is labelled with that protocol."
+    )
+
+
+def fraction_label(fraction: float) -> str:
+    """0.01 -> '1 %', 0.025 -> '2.5 %'."""
+    return f"{fraction * 100:g} %"
+
+
+def table_title(profile: str, group: str, protocol: str, fraction: float) -> str:
+    """Heading of one table, e.g. 'ptbxl · linear probe · 10 % labels (profile smoke)'."""
+    name = PROTOCOL_NAMES.get(protocol, protocol)
+    return f"{group} · {name} · {fraction_label(fraction)} labels (profile {profile})"
+
+
+def to_markdown(frame: pd.DataFrame, note: str) -> str:
+    """Every table of ``frame`` as a Markdown section with a heading and the note."""
+    parts = ["# Leaderboard\n"]
+    for title, table in _tables(frame):
+        tasks = sorted(table["task"].unique())
+        lines = [f"## {title}", "", "| Method | Seeds | " + " | ".join(tasks) + " |"]
+        lines.append("|---|---|" + "---|" * len(tasks))
+        for label, seeds, cells, _ in _rows(table, tasks, _markdown_cell):
+            lines.append(f"| {label} | {seeds} | " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines) + "\n")
+    parts.append(f"{note}\n")
+    return "\n".join(parts)
+
+
+LATEX_PREAMBLE = "% needs \\usepackage{booktabs} and \\usepackage{graphicx}\n"
+
+
+def to_latex(frame: pd.DataFrame, note: str) -> str:
+    """Every table of ``frame`` as a booktabs ``table`` environment with the note below.
+
+    A table wider than the text is scaled down to the line width (graphicx's resizebox).
+    """
+    parts = [LATEX_PREAMBLE]
+    for title, table in _tables(frame):
+        tasks = sorted(table["task"].unique())
+        header = " & ".join(["Method", "Seeds", *(latex_escape(t) for t in tasks)])
+        lines = [
+            r"\begin{table}[t]",
+            r"\centering",
+            rf"\caption{{{latex_escape(title)}: macro AUROC.}}",
+            rf"\label{{tab:{_label(title)}}}",
+            r"\small",
+            r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
+            rf"\begin{{tabular}}{{ll{'c' * len(tasks)}}}",
+            r"\toprule",
+            header + r" \\",
+            r"\midrule",
+        ]
+        methods_written = False
+        for label, seeds, cells, is_baseline in _rows(table, tasks, _latex_cell):
+            if is_baseline and methods_written:
+                lines.append(r"\midrule")  # one rule between the methods and the baselines
+                methods_written = False
+            methods_written = methods_written or not is_baseline
+            cells = ["--" if cell == _MISSING else cell for cell in cells]
+            row = [latex_escape(label), seeds.replace("–", "--"), *cells]
+            lines.append(" & ".join(row) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}}"]
+        lines += [rf"\par\smallskip{{\footnotesize\raggedright {latex_escape(note, True)}\par}}"]
+        lines += [r"\end{table}", ""]
+        parts.append("\n".join(lines))
+    return "\n".join(parts)
+
+
+def latex_escape(text: str, keep_markers: bool = False) -> str:
+    """Escape LaTeX's special characters (and render ±, †, ‡, <, % sensibly)."""
+    escaped = _LATEX_SPECIAL.sub(lambda m: _LATEX_ESCAPES.get(m.group(1), "\\" + m.group(1)), text)
+    escaped = (
+        escaped.replace("±", r"$\pm$").replace("<", r"$<$").replace("·", r"\textperiodcentered{}")
+    )
+    if keep_markers:
+        for marker, command in _LATEX_MARKERS.items():
+            escaped = escaped.replace(marker, f"${command}$")
+    return escaped
+
+
+def _tables(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(title, rows) of every table: by profile and group, linear probe first, then fraction."""
+    keys = ["profile", "task_group", "protocol", "fraction"]
+    tables = {key: rows for key, rows in frame.groupby(keys)}
+    rank = {name: i for i, name in enumerate(PROTOCOL_NAMES)}  # linear probe first
+    for key in sorted(tables, key=lambda k: (k[0], k[1], rank.get(k[2], len(rank)), k[2], k[3])):
+        yield table_title(*key), tables[key]
+
+
+def _rows(
+    table: pd.DataFrame, tasks: list[str], render: Callable[[pd.Series], str]
+) -> Iterator[tuple[str, str, list[str], bool]]:
+    """(row label, seeds text, a rendered cell per task, is baseline); baselines come last."""
+    order = table.drop_duplicates("method").sort_values(["is_baseline", "method"], kind="stable")
+    for method in order["method"]:
+        entries = table[table["method"] == method].set_index("task")
+        protocols = set(entries["method_protocol"]) - set(entries["protocol"])
+        label = method + (f" ({', '.join(sorted(protocols))})" if protocols else "")
+        seeds = sorted(set(entries["n_seeds"]))
+        seeds_text = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
+        cells = [render(entries.loc[t]) if t in entries.index else _MISSING for t in tasks]
+        yield label, seeds_text, cells, bool(entries["is_baseline"].iloc[0])
+
+
+def _numbers(entry: pd.Series) -> tuple[str, str]:
+    """('mean ± std', '[low, high]') at 3 decimals."""
+    value = f"{entry['mean']:.3f}"
+    if not math.isnan(entry["std"]):
+        value += f" ± {entry['std']:.3f}"
+    ci = (
+        f"[{entry['ci_low']:.3f}, {entry['ci_high']:.3f}]"
+        if not math.isnan(entry["ci_low"])
+        else ""
+    )
+    return value, ci
+
+
+def _markdown_cell(entry: pd.Series) -> str:
+    value, ci = _numbers(entry)
+    if entry["best"]:
+        value = f"**{value}**"
+    return " ".join(part for part in (value, ci, entry["markers"]) if part)
+
+
+def _latex_cell(entry: pd.Series) -> str:
+    """Value, markers and, on a second line in small type, the CI (a nested tabular)."""
+    value, ci = _numbers(entry)
+    value = value.replace(" ± ", r" $\pm$ ")
+    if entry["best"]:
+        value = rf"\textbf{{{value}}}"
+    if entry["markers"]:
+        value += "$^{" + "".join(_LATEX_MARKERS[m] for m in entry["markers"]) + "}$"
+    if not ci:
+        return value
+    return rf"\begin{{tabular}}[t]{{@{{}}c@{{}}}}{value} \\ {{\scriptsize {ci}}}\end{{tabular}}"
+
+
+def _label(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")

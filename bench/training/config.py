@@ -1,0 +1,103 @@
+"""Pretraining configuration: schedule, precision and device options of the shared loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+
+from bench.config import check_range, to_dict
+from bench.errors import ConfigError
+
+Precision = Literal["auto", "fp32", "bf16"]
+DeviceChoice = Literal["auto", "cpu", "cuda"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Pretraining schedule and execution options (parsed strictly by ``bench.config``).
+
+    The schedule spans ``epochs`` epochs of ``len(records) // batch_size`` steps, cut to
+    ``max_steps`` when set (the cosine then ends at the cap). ``batch_size`` is the global
+    batch of one optimiser step: under DDP with N processes each takes ``batch_size / N``
+    crops, so the schedule and data order do not depend on N (see ``bench.training.distributed``).
+    ``warmup_epochs`` of linear warm-up precede a cosine decay from ``lr`` to ``min_lr``.
+    ``precision`` "auto" is bf16 autocast on CUDA and fp32 on CPU. ``grad_clip`` is a max
+    global gradient norm (None = off). ``checkpoint_every`` is in optimiser steps.
+    ``find_unused_parameters`` lets DDP train a method whose loss leaves some trainable
+    parameters unused in a step (slower; only needed then). ``device``, ``compile``,
+    ``checkpoint_every`` and ``find_unused_parameters`` change how a run executes, not what it
+    learns (``EXECUTION_FIELDS``): they are left out of run keys and resume checks.
+    """
+
+    epochs: int = 100
+    max_steps: int | None = None
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_epochs: float = 5.0
+    min_lr: float = 0.0
+    grad_clip: float | None = None
+    precision: Precision = "auto"
+    checkpoint_every: int = 500
+    seed: int = 0
+    device: DeviceChoice = "auto"
+    compile: bool = False
+    find_unused_parameters: bool = False
+
+    EXECUTION_FIELDS: ClassVar[tuple[str, ...]] = (
+        "checkpoint_every",
+        "device",
+        "compile",
+        "find_unused_parameters",
+    )
+
+    def __post_init__(self) -> None:
+        check_range("train.epochs", self.epochs, 1)
+        if self.max_steps is not None:
+            check_range("train.max_steps", self.max_steps, 1)
+        check_range("train.batch_size", self.batch_size, 1)
+        check_range("train.lr", self.lr, 0)
+        if self.lr == 0:
+            raise ConfigError("train.lr must be positive")
+        check_range("train.weight_decay", self.weight_decay, 0)
+        for index, beta in enumerate(self.betas):
+            check_range(f"train.betas[{index}]", beta, 0, 0.999999)
+        check_range("train.warmup_epochs", self.warmup_epochs, 0, self.epochs)
+        check_range("train.min_lr", self.min_lr, 0, self.lr)
+        if self.grad_clip is not None:
+            check_range("train.grad_clip", self.grad_clip, 1e-12)
+        check_range("train.checkpoint_every", self.checkpoint_every, 1)
+        check_range("train.seed", self.seed, 0)
+
+    def learning_dict(self) -> dict[str, Any]:
+        """The fields that decide what is learned, as plain data (for keys and resume checks)."""
+        data = to_dict(self)
+        return {key: value for key, value in data.items() if key not in self.EXECUTION_FIELDS}
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        """Optimiser steps of the whole run."""
+        total = self.epochs * steps_per_epoch
+        return min(total, self.max_steps) if self.max_steps is not None else total
+
+    def warmup_steps(self, steps_per_epoch: int) -> int:
+        """Warm-up length in steps, never beyond the run."""
+        return min(round(self.warmup_epochs * steps_per_epoch), self.total_steps(steps_per_epoch))
+
+
+def resolve_device(choice: DeviceChoice) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ConfigError when CUDA is asked but absent."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device = 'cuda' but no CUDA GPU is available")
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+def autocast_dtype(precision: Precision, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None = plain fp32)."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None

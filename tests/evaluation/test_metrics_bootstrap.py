@@ -1,0 +1,155 @@
+"""Bootstrap: fixed indices, vectorised metrics equal to sklearn, CIs, the paired test."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+
+from bench.evaluation.bootstrap import (
+    bootstrap_indices,
+    class_auroc_auprc,
+    class_f1,
+    macro_auroc_samples,
+    paired_bootstrap_test,
+    percentile_ci,
+    resample_counts,
+    resampled_macro_scores,
+)
+
+
+def _cell(
+    rng: np.random.Generator, n: int, classes: int, signal: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    y = (rng.random((n, classes)) < 0.25).astype(int)
+    return y, signal * y + rng.normal(size=y.shape)
+
+
+def test_indices_are_fixed_for_the_same_arguments() -> None:
+    first = bootstrap_indices(50, n_boot=30, seed=0)
+    assert first.shape == (30, 50)
+    assert np.array_equal(first, bootstrap_indices(50, n_boot=30, seed=0))
+    assert not np.array_equal(first, bootstrap_indices(50, n_boot=30, seed=1))
+    assert first.min() >= 0 and first.max() < 50
+
+
+def test_counts_match_the_indices() -> None:
+    indices = bootstrap_indices(20, n_boot=5, seed=3)
+    counts = resample_counts(indices, 20)
+    for row, count in zip(indices, counts, strict=True):
+        assert np.array_equal(np.bincount(row, minlength=20), count)
+
+
+@pytest.mark.parametrize("decimals", [None, 1])  # 1 decimal: many tied scores
+def test_vectorised_metrics_equal_sklearn_on_resampled_arrays(decimals: int | None) -> None:
+    rng = np.random.default_rng(0)
+    y, s = _cell(rng, 150, 5)
+    if decimals is not None:
+        s = np.round(s, decimals)
+    thresholds = np.array([0.0, 0.5, 1.0, -0.5, 0.2])
+    indices = bootstrap_indices(150, n_boot=25, seed=7)
+    counts = resample_counts(indices, 150)
+    auroc, auprc = class_auroc_auprc(y, s, counts)
+    f1 = class_f1(y, s, thresholds, counts)
+    for b, rows in enumerate(indices):
+        for c in range(5):
+            yb, sb = y[rows, c], s[rows, c]
+            assert auroc[b, c] == pytest.approx(roc_auc_score(yb, sb), abs=1e-12)
+            assert auprc[b, c] == pytest.approx(average_precision_score(yb, sb), abs=1e-12)
+            assert f1[b, c] == pytest.approx(f1_score(yb, sb >= thresholds[c]), abs=1e-12)
+
+
+def test_unit_weights_give_sklearn_macro_auroc() -> None:
+    y, s = _cell(np.random.default_rng(1), 300, 6)
+    auroc, _ = class_auroc_auprc(y, s, np.ones((1, 300), dtype=np.int64))
+    assert auroc[0] == pytest.approx(roc_auc_score(y, s, average=None), abs=1e-12)
+
+
+def test_resample_macro_uses_the_classes_valid_in_that_resample() -> None:
+    rng = np.random.default_rng(2)
+    y, s = _cell(rng, 40, 3)
+    y[:, 2] = 0
+    y[5, 2] = 1  # a single positive: absent from many resamples
+    indices = bootstrap_indices(40, n_boot=60, seed=4)
+    samples = macro_auroc_samples(y, s, indices)
+    missing = 0
+    for b, rows in enumerate(indices):
+        valid = [c for c in range(3) if 0 < y[rows, c].sum() < len(rows)]
+        missing += 2 not in valid
+        expected = np.mean([roc_auc_score(y[rows, c], s[rows, c]) for c in valid])
+        assert samples[b] == pytest.approx(expected, abs=1e-12)
+    assert missing > 0  # the rare class really dropped out of some resamples
+
+
+def test_percentile_ci_takes_the_two_tails() -> None:
+    assert percentile_ci(np.arange(101.0), 0.9) == pytest.approx((5.0, 95.0))
+    assert percentile_ci(np.r_[np.arange(101.0), np.nan], 0.8) == pytest.approx((10.0, 90.0))
+    with pytest.raises(ValueError, match="level"):
+        percentile_ci(np.arange(3.0), 1.5)
+
+
+def test_ci_contains_the_estimate_and_narrows_with_more_records() -> None:
+    rng = np.random.default_rng(3)
+    widths = []
+    for n in (200, 2000):
+        y, s = _cell(rng, n, 4)
+        estimate = roc_auc_score(y, s, average="macro")
+        low, high = percentile_ci(macro_auroc_samples(y, s, bootstrap_indices(n, 300)))
+        assert low < estimate < high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2
+
+
+def test_paired_test_separates_a_clearly_better_method() -> None:
+    rng = np.random.default_rng(4)
+    y = (rng.random((400, 5)) < 0.3).astype(int)
+    strong = [3.0 * y + rng.normal(size=y.shape) for _ in range(3)]
+    weak = [0.5 * y + rng.normal(size=y.shape) for _ in range(3)]
+    indices = bootstrap_indices(400, n_boot=500)
+    test = paired_bootstrap_test(y, strong, weak, indices)
+    observed = np.mean([roc_auc_score(y, s) for s in strong]) - np.mean(
+        [roc_auc_score(y, s) for s in weak]
+    )
+    assert test.difference == pytest.approx(observed, abs=1e-12)
+    assert test.p_value == pytest.approx(1 / 500)  # floored at 1 / n_boot
+    assert 0 < test.low < test.difference < test.high
+
+
+def test_paired_test_of_identical_scores_is_not_significant() -> None:
+    rng = np.random.default_rng(5)
+    y, s = _cell(rng, 300, 4)
+    test = paired_bootstrap_test(y, [s, s + 0.0], [s], bootstrap_indices(300, n_boot=200))
+    assert test.difference == 0.0
+    assert test.p_value == 1.0
+    assert test.low == test.high == 0.0
+
+
+def test_resampled_scores_include_f1_only_with_thresholds() -> None:
+    y, s = _cell(np.random.default_rng(6), 100, 3)
+    indices = bootstrap_indices(100, n_boot=10)
+    assert set(resampled_macro_scores(y, s, indices)) == {"macro_auroc", "macro_auprc"}
+    with_f1 = resampled_macro_scores(y, s, indices, thresholds=np.zeros(3))
+    assert with_f1["macro_f1"].shape == (10,)
+
+
+def test_bad_inputs_are_rejected() -> None:
+    with pytest.raises(ValueError, match="n >= 1"):
+        bootstrap_indices(0)
+    with pytest.raises(ValueError, match="lie in"):
+        resample_counts(np.array([[0, 5]]), 3)
+    with pytest.raises(ValueError, match="counts must be"):
+        class_auroc_auprc(np.zeros((4, 2)), np.zeros((4, 2)), np.ones((3, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        macro_auroc_samples(np.eye(3), np.full((3, 3), np.nan), bootstrap_indices(3, 2))
+
+
+@pytest.mark.slow
+def test_full_size_bootstrap_takes_seconds() -> None:
+    """1,000 resamples x 71 classes x 2,000 records (PTB-XL 'all' test fold size)."""
+    y, s = _cell(np.random.default_rng(7), 2000, 71)
+    indices = bootstrap_indices(2000)
+    start = time.perf_counter()
+    macro_auroc_samples(y, s, indices)
+    assert time.perf_counter() - start < 10
