@@ -32,6 +32,7 @@ from bench.errors import ConfigError
 from bench.grid.profiles import load_profile
 from bench.method import METHODS
 from bench.perf.flops import count_flops, device_peak_tflops, model_flop_utilisation
+from bench.perf.matmul_peak import cached_matmul_tflops
 from bench.perf.timing import PartClock, PeakMemory
 from bench.training.checkpoint import CHECKPOINT_NAME
 from bench.training.config import DeviceChoice, Precision, TrainConfig, resolve_device
@@ -107,6 +108,7 @@ class PerfRow:
     flops_per_step: int
     peak_tflops: float | None
     mfu: float | None
+    matmul_tflops: float
 
     @property
     def samples_per_s(self) -> float:
@@ -126,6 +128,11 @@ class PerfRow:
     def achieved_tflops(self) -> float:
         """Counted FLOPs per second, in TFLOP/s."""
         return self.flops_per_step / self.step_s / 1e12
+
+    @property
+    def matmul_share(self) -> float:
+        """Achieved FLOP/s over the device's measured matmul peak at this precision."""
+        return self.achieved_tflops / self.matmul_tflops
 
 
 @dataclass(frozen=True)
@@ -272,6 +279,7 @@ def measure(case: PerfCase, options: PerfOptions) -> PerfRow:
         flops_per_step=flops,
         peak_tflops=peak_tflops,
         mfu=model_flop_utilisation(flops, step_s, peak_tflops),
+        matmul_tflops=cached_matmul_tflops(loop.device, loop.dtype, torch.get_num_threads()),
     )
 
 

@@ -30,6 +30,8 @@ TABLE_COLUMNS: tuple[Column, ...] = (
     ("GFLOP/sample", lambda r: f"{r.flops_per_sample / 1e9:.3f}"),
     ("TFLOP/s", lambda r: f"{r.achieved_tflops:.3f}"),
     ("MFU%", lambda r: "-" if r.mfu is None else f"{100 * r.mfu:.1f}"),
+    ("mm_TFLOP/s", lambda r: f"{r.matmul_tflops:.3f}"),
+    ("of_mm%", lambda r: f"{100 * r.matmul_share:.1f}"),
 )
 """Printed columns; ``COLUMN_HELP`` says what each means."""
 
@@ -51,6 +53,10 @@ columns:
   TFLOP/s       counted FLOPs per second achieved
   MFU%          TFLOP/s over the device's dense peak for the precision (H100/H200 bf16 989,
                 A100 312, ...; --peak-tflops overrides); '-' where no peak is known (CPU)
+  mm_TFLOP/s    this device's measured matmul peak at the row's precision: the best of 5
+                timed products of two random square matrices (1024 on CPU with the run's
+                threads, 8192 on CUDA), measured once per run
+  of_mm%        TFLOP/s as a share of mm_TFLOP/s: comparable on any device, CPUs included
 On CUDA the parts are timed with CUDA events between them, read after one synchronisation at
 the end of the timed steps (no sync inside them); on CPU with time.perf_counter."""
 
@@ -58,7 +64,7 @@ CSV_FIELDS: tuple[str, ...] = (
     "method", "size", "device", "precision", "batch_size", "steps", "params", "samples_per_s",
     "step_ms", "data_ms", "forward_ms", "backward_ms", "data_share", "forward_share",
     "backward_share", "peak_memory_mb", "flops_per_step", "flops_per_sample",
-    "achieved_tflops", "peak_tflops", "mfu",
+    "achieved_tflops", "peak_tflops", "mfu", "matmul_tflops", "matmul_share",
 )  # fmt: skip
 
 
@@ -111,6 +117,7 @@ def csv_record(row: PerfRow) -> dict[str, object]:
         "flops_per_sample": row.flops_per_sample, "achieved_tflops": row.achieved_tflops,
         "peak_tflops": "" if row.peak_tflops is None else row.peak_tflops,
         "mfu": "" if row.mfu is None else row.mfu,
+        "matmul_tflops": row.matmul_tflops, "matmul_share": row.matmul_share,
     }  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from bench.cli import main
 from bench.encoders.base import InputSpec
 from bench.errors import ConfigError, UnknownNameError
 from bench.method import METHODS
+from bench.perf import matmul_peak
 from bench.perf.flops import count_flops, device_peak_tflops, model_flop_utilisation, peak_tflops
 from bench.perf.measure import PerfOptions, PerfRow, plan_cases, run_perf, run_step
 from bench.perf.report import format_table
@@ -53,7 +54,14 @@ def test_one_row_per_method_and_size_with_positive_figures(tiny_rows: list[PerfR
         assert row.mfu is None and row.peak_tflops is None  # no known peak on a CPU
     table = format_table(tiny_rows).splitlines()
     assert table[0].split()[:3] == ["method", "size", "params_M"] and len(table) == 5
-    assert table[1].split()[:2] == ["jepa", "tiny"] and table[1].split()[-1] == "-"
+    header, jepa = table[0].split(), table[1].split()
+    assert jepa[:2] == ["jepa", "tiny"] and jepa[header.index("MFU%")] == "-"
+    for row in tiny_rows:  # one measured matmul peak per run, shared by the rows
+        assert row.matmul_tflops == tiny_rows[0].matmul_tflops > 0
+        assert row.matmul_share == pytest.approx(row.achieved_tflops / row.matmul_tflops)
+    assert float(jepa[header.index("of_mm%")]) == pytest.approx(
+        100 * tiny_rows[0].matmul_share, abs=0.06
+    )
 
 
 def test_parameters_are_the_trainable_ones(tiny_rows: list[PerfRow]) -> None:
@@ -190,6 +198,22 @@ def test_command_prints_the_table_and_writes_csv(
     parts = sum(float(record[f"{part}_ms"]) for part in ("data", "forward", "backward"))
     assert parts == pytest.approx(float(record["step_ms"]), rel=0.1, abs=2.0)
     assert record["mfu"] == "" and int(record["flops_per_step"]) > 0
+    assert float(record["matmul_share"]) == pytest.approx(
+        float(record["achieved_tflops"]) / float(record["matmul_tflops"])
+    )
+
+
+def test_matmul_peak_is_the_best_timed_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    times = iter([0.4, 0.1, 0.3, 0.2, 0.5])
+    monkeypatch.setattr(matmul_peak, "_timed", lambda a, b: next(times))
+    tflops = matmul_peak.measure_matmul_tflops(torch.device("cpu"), None, size=64)
+    assert matmul_peak.matmul_flops(64) == 2 * 64**3
+    assert tflops == pytest.approx(2 * 64**3 / 0.1 / 1e12)
+
+
+def test_matmul_peak_on_this_cpu_is_a_plausible_rate() -> None:
+    tflops = matmul_peak.measure_matmul_tflops(torch.device("cpu"), None, size=256)
+    assert 1e-4 < tflops < 100  # between 0.1 GFLOP/s and 100 TFLOP/s on any CPU
 
 
 def test_command_rejects_a_csv_in_a_missing_folder(
