@@ -15,6 +15,14 @@ class DataError(BenchError):
     """A dataset file or record is missing, unreadable or inconsistent."""
 
 
+class CorruptFileError(DataError):
+    """A stored file is truncated or altered: it does not match its checksum or cannot be parsed."""
+
+
+class DiskFullError(BenchError):
+    """The disk (or quota) ran out during a write; nothing was left half-written."""
+
+
 class UnknownNameError(BenchError, KeyError):
     """A name no plugin is registered under; the message carries a 'did you mean' hint."""
 

@@ -2,17 +2,95 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
+from bench.data.preprocess import Preprocessing
 from bench.encoders.base import Encoder, InputSpec
 from bench.registry import Registry
 
 Protocol = Literal["linear", "finetune"]
+MATCHED = re.compile(r"^(?P<baseline>[A-Za-z0-9_.-]+)\[(?P<backbone>[A-Za-z0-9_.-]+)\]$")
+
+
+@dataclass(frozen=True)
+class InputRegime:
+    """The input a method's paper feeds it, used where a profile says ``input: native``.
+
+    rate (Hz), resample ("poly" | "fft"), leads ("12" | "8"), normalize ("none" | "record" |
+    "train": per-lead training-fold mean/std) and ``window_s``, the crop of pretraining and
+    the evaluation window. No filtering (``bandpass`` None).
+    """
+
+    rate: int
+    leads: Literal["12", "8"]
+    window_s: float
+    normalize: Literal["none", "record", "train"] = "none"
+    resample: Literal["poly", "fft"] = "poly"
+
+    def preprocessing(self) -> Preprocessing:
+        """These options as the shared ``Preprocessing`` (validated there)."""
+        return Preprocessing(
+            rate=self.rate, resample=self.resample, leads=self.leads, normalize=self.normalize
+        )
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """A fine-tuning head a method's paper names, on the encoder's (concat-pooled) ``embed``.
+
+    BatchNorm -> Dropout(``input_dropout``) -> Linear(``hidden``) -> ReLU -> BatchNorm ->
+    Dropout(``dropout``) -> Linear(classes): fastai's head as the CPC paper (512 hidden) and
+    the PTB-XL benchmark's xresnet1d (128 hidden) use it.
+    """
+
+    hidden: int
+    input_dropout: float = 0.25
+    dropout: float = 0.5
+
+
+@dataclass(frozen=True)
+class MatchedConfig:
+    """Config of a baseline built on an SSL method's own network (``random_init[cpc]``).
+
+    ``backbone`` names the SSL method; ``backbone_config`` is its config as plain data (the
+    profile's section for it): the baseline's encoder is that method's ``encoder`` freshly
+    built, so it has exactly the method's architecture, initialisation and input.
+    """
+
+    backbone: str
+    backbone_config: dict[str, Any] = field(default_factory=dict)
+
+
+def matched_name(baseline: str, backbone: str) -> str:
+    """``random_init`` + ``cpc`` -> ``random_init[cpc]``."""
+    return f"{baseline}[{backbone}]"
+
+
+def split_matched(name: str) -> tuple[str, str | None]:
+    """``random_init[cpc]`` -> (``random_init``, ``cpc``); a plain name -> (name, None)."""
+    match = MATCHED.match(name)
+    return (match["baseline"], match["backbone"]) if match else (name, None)
+
+
+@dataclass(frozen=True)
+class CollapseRule:
+    """How a method's own loss entries tell a collapsed encoder.
+
+    ``metric`` names a scalar of the method's ``loss`` dict (so a column of the pretraining
+    history) that measures how much the representation differs between records; an encoder
+    whose value, averaged over the last epoch, ends below ``ratio`` times its value at the
+    first step (the untrained encoder's) is flagged as collapsed.
+    """
+
+    metric: str
+    ratio: float
 
 
 class Method(nn.Module, ABC):
@@ -22,12 +100,20 @@ class Method(nn.Module, ABC):
     ``bench.config.from_dict``), builds ``self.encoder`` in ``__init__(config, input_spec)`` and
     implements ``loss``. The shared loop in ``bench.training.loop`` owns optimisation; a method
     never writes its own loop. Baselines set ``needs_pretraining = False``.
+
+    ``native_input``: the input its paper uses (profiles with ``input: native`` feed it; None:
+    the profile's shared input). ``finetune_head``: the fine-tuning head its paper names (None:
+    the protocol's default). ``builds_on_backbones``: a baseline that can be built on an SSL
+    method's network (``random_init[jepa]``, config ``MatchedConfig``).
     """
 
     name: ClassVar[str]
     config_class: ClassVar[type[Any]]
     needs_pretraining: ClassVar[bool] = True
     protocols: ClassVar[tuple[Protocol, ...]] = ("linear", "finetune")
+    native_input: ClassVar[InputRegime | None] = None
+    finetune_head: ClassVar[HeadSpec | None] = None
+    builds_on_backbones: ClassVar[bool] = False
 
     def __init__(self, config: Any, input_spec: InputSpec):
         super().__init__()
@@ -41,6 +127,10 @@ class Method(nn.Module, ABC):
 
     def on_step_end(self, step: int, total_steps: int) -> None:
         """Called after each optimiser step (e.g. EMA update); ``step`` counts from 1."""
+
+    def collapse_rule(self) -> CollapseRule | None:
+        """The method's collapse diagnostic (``bench.training.collapse``); None: it has none."""
+        return None
 
 
 METHODS: Registry[type[Method]] = Registry(

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
 
 from bench.data.preprocess import Preprocessing
+from bench.data.ragged import Ragged
 from bench.data.signals import SPLIT_FOLDS, SignalSet, Split
 from bench.registry import Registry
+
+TaskKind = Literal["multilabel", "multiclass", "regression"]
+METRIC_DIRECTIONS: dict[str, bool] = {  # metric -> higher is better
+    "macro_auroc": True, "macro_auprc": True, "macro_f1": True, "accuracy": True,
+    "challenge_score": True, "mae": False, "rmse": False, "r2": True, "pearson_r": True,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Labels:
-    """Multi-hot targets for the records of a SignalSet; rows with ``keep`` False are dropped."""
+    """Targets for the records of a SignalSet; rows with ``keep`` False are dropped.
 
-    values: np.ndarray  # float32 [N, C] in {0, 1}
+    By task kind: multi-hot (multilabel), one-hot (multiclass: exactly one class per kept
+    record), or the continuous targets in their own units (regression; ``names`` the targets).
+    """
+
+    values: np.ndarray  # float32 [N, C]
     names: tuple[str, ...]
     keep: np.ndarray  # bool [N]
 
@@ -28,7 +40,7 @@ class TaskData:
     """Signals and labels of one task; every array is row-aligned."""
 
     task: str
-    signals: np.ndarray  # float32 [N, leads, T]
+    signals: np.ndarray | Ragged  # float32 [N, leads, T], or records of differing lengths
     labels: np.ndarray  # float32 [N, C]
     label_names: tuple[str, ...]
     record_ids: np.ndarray  # int64 [N]
@@ -37,6 +49,7 @@ class TaskData:
     sampling_rate: int
     lead_names: tuple[str, ...]
     fingerprint: str
+    fold_spec: Mapping[str, object] = field(default_factory=dict)  # empty: official folds
 
     def split_indices(self, split: Split) -> np.ndarray:
         """Row indices of ``split`` (train = folds 1-8, val = 9, test = 10)."""
@@ -57,12 +70,31 @@ class Task(ABC):
     version: ClassVar[str] = "1"
     dataset: ClassVar[str]
     group: str
-    kind: ClassVar[Literal["multilabel"]] = "multilabel"
+    kind: ClassVar[TaskKind] = "multilabel"
     main_metric: ClassVar[str] = "macro_auroc"
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Direction of ``main_metric`` (leaderboards bold the best in this direction)."""
+        return METRIC_DIRECTIONS[self.main_metric]
 
     @abstractmethod
     def labels(self, data: SignalSet) -> Labels:
         """Targets for every record of ``data`` and which records have any label of the task."""
+
+    def extra_metrics(
+        self,
+        val: tuple[np.ndarray, np.ndarray],
+        test: tuple[np.ndarray, np.ndarray],
+        label_names: Sequence[str],
+        bootstrap: tuple[np.ndarray, float] | None = None,
+    ) -> tuple[dict[str, object], dict[str, list[float]]]:
+        """Task-specific metrics beyond its kind's (e.g. the CinC Challenge score) and their CIs.
+
+        ``val`` / ``test`` are (labels, scores); test rows are sorted by record id and
+        ``bootstrap`` = (resample indices over those rows, CI level). None by default.
+        """
+        return {}, {}
 
     def load(
         self, root: Path | None = None, preprocessing: Preprocessing | None = None
@@ -89,6 +121,7 @@ class Task(ABC):
             sampling_rate=data.sampling_rate,
             lead_names=data.lead_names,
             fingerprint=data.fingerprint,
+            fold_spec=data.fold_spec,
         )
 
 

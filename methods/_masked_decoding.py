@@ -104,12 +104,24 @@ class PatchDecoder(nn.Module):
         return self.head(self.norm(h))
 
 
-def normalize_patches(patches: Tensor, eps: float = 1e-6) -> Tensor:
-    """Each patch (last dim) minus its mean, over its std (MAE's ``norm_pix_loss`` targets)."""
+def normalize_patches(patches: Tensor, eps: float = 1e-2, scale: Tensor | None = None) -> Tensor:
+    """Each patch (last dim) minus its mean, over ``sqrt(var + eps * scale**2)`` (MAE targets).
+
+    MAE's ``norm_pix_loss`` adds an absolute eps (1e-6) to the patch variance; on ECG a flat
+    patch (a lead-off stretch, a saturated lead, a rest between beats) would then turn its
+    noise into a unit-variance target. Here the eps is relative to the signal scale: ``scale``
+    is a std broadcast against ``patches`` [..., tokens, samples] (e.g. each crop's std over
+    all its leads and samples, [B, 1, 1]); None takes each row's std over all its patches. A
+    patch whose variance is small against ``eps * scale**2`` is damped towards 0, and an
+    all-flat row gives 0 targets (``scale**2`` is floored at 1e-12, never dividing by 0).
+    """
     patches = patches.float()
+    if scale is None:
+        scale = patches.flatten(-2).std(dim=-1, unbiased=False)[..., None, None]
+    floor = eps * scale.float().square().clamp(min=1e-12)
     mean = patches.mean(dim=-1, keepdim=True)
     var = patches.var(dim=-1, keepdim=True, unbiased=False)
-    return (patches - mean) / (var + eps).sqrt()
+    return (patches - mean) / (var + floor).sqrt()
 
 
 def masked_mse(prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:

@@ -5,6 +5,10 @@ shared backbone that the evaluation protocols use as it is: frozen for the linea
 (random init), or trained from scratch with a head on the labelled fraction (supervised). It
 never enters the pretraining loop (``needs_pretraining = False``, and ``bench pretrain``
 refuses it), so ``loss`` raises a BenchError instead of returning a stand-in objective.
+
+``random_init`` and ``supervised`` can also be built on an SSL method's own network (matched
+baselines, ``random_init[cpc]``, config ``bench.method.MatchedConfig``): the encoder is then
+the SSL method's ``encoder``, built by that method from its config, under the same seed rule.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from typing import Any, ClassVar, Literal
 
 from torch import Tensor
 
+from bench.config import from_dict
 from bench.encoders.base import ENCODERS, Encoder, InputSpec
 from bench.errors import BenchError, ConfigError
-from bench.method import Method
+from bench.method import METHODS, MatchedConfig, Method
 
 BackboneName = Literal["patch_transformer", "xresnet1d"]
 
@@ -56,10 +61,13 @@ class Baseline(Method):
     needs_pretraining: ClassVar[bool] = False
     config: BaselineConfig
 
-    def __init__(self, config: BaselineConfig, input_spec: InputSpec):
+    def __init__(self, config: BaselineConfig | MatchedConfig, input_spec: InputSpec):
         super().__init__(config, input_spec)
-        encoder_class = ENCODERS.get(config.encoder)
-        self.encoder: Encoder = encoder_class(config.encoder_config(), input_spec)
+        if isinstance(config, MatchedConfig):
+            self.encoder: Encoder = backbone_encoder(config, input_spec)
+        else:
+            encoder_class = ENCODERS.get(config.encoder)
+            self.encoder = encoder_class(config.encoder_config(), input_spec)
 
     def loss(self, batch: Tensor) -> dict[str, Tensor]:
         """Always raises: a baseline is evaluated as built, never pretrained."""
@@ -67,3 +75,15 @@ class Baseline(Method):
             f"method {self.name!r} is a baseline without a pretraining objective; it is "
             f"evaluated as built (protocols: {', '.join(self.protocols)}), not pretrained"
         )
+
+
+def backbone_encoder(config: MatchedConfig, input_spec: InputSpec) -> Encoder:
+    """A fresh ``encoder`` of the SSL method ``config.backbone`` (its own init, global RNG)."""
+    method_class = METHODS.get(config.backbone)
+    if not method_class.needs_pretraining:
+        raise ConfigError(
+            f"matched baseline backbone {config.backbone!r} is a baseline; name an SSL method"
+        )
+    where = f"backbone {config.backbone}"
+    method_config = from_dict(method_class.config_class, config.backbone_config, where=where)
+    return method_class(method_config, input_spec).encoder

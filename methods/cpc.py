@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from bench.config import check_range
 from bench.encoders.base import InputSpec
 from bench.errors import ConfigError
-from bench.method import METHODS, Method
+from bench.method import METHODS, HeadSpec, InputRegime, Method
 from methods.cpc_encoder import CPCEncoder, CPCEncoderConfig
 
 
@@ -38,9 +38,12 @@ class CPCConfig:
     number of predicted steps, so learning rates transfer across crop lengths); the scores are
     plain dot products (temperature 1, no normalisation), as there.
 
-    Input: the paper feeds each lead standardised with the training-set mean and std
-    (``preprocessing.normalize: train`` of the shared preprocessing); the PTB-XL subset in
-    ../shared/data is already z-scored per lead.
+    Input (``CPC.native_input``, used by profiles with ``input: native``, e.g. ``paper``): the
+    paper's 100 Hz, 12 leads, 10 s crops (1,000 samples, so 12 steps ahead), each lead
+    standardised with the training folds' mean and std (``preprocessing.normalize: train``).
+    Under ``input: shared`` CPC sees the profile's shared preprocessing and window like every
+    other method (``smoke``: 100 Hz, 12 leads, 2.5 s, not normalised; the PTB-XL subset in
+    ../shared/data is already z-scored per record and lead).
     """
 
     width: int = 64
@@ -125,6 +128,9 @@ class CPC(Method):
 
     name: ClassVar[str] = "cpc"
     config_class: ClassVar[type[CPCConfig]] = CPCConfig
+    native_input: ClassVar[InputRegime] = InputRegime(100, "12", 10.0, "train")
+    # The paper's fine-tuning head on the concat pooling (mean, max, last) of the LSTM outputs.
+    finetune_head: ClassVar[HeadSpec] = HeadSpec(hidden=512, input_dropout=0.25, dropout=0.5)
     config: CPCConfig
     encoder: CPCEncoder
 

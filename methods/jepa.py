@@ -20,12 +20,14 @@ from torch import Tensor
 from bench.config import check_range
 from bench.encoders.base import InputSpec
 from bench.encoders.patch_transformer import PatchTransformer
+from bench.encoders.pos_embed import POS_LAYOUTS, PosLayout
 from bench.errors import ConfigError
-from bench.method import METHODS, Method
+from bench.method import METHODS, CollapseRule, InputRegime, Method
 from methods.jepa_masking import TimeMask, largest_block_union, multiblock_mask, random_mask
-from methods.jepa_predictor import LeadwisePredictor
+from methods.jepa_predictor import PREDICTOR_POS, LeadwisePredictor, PredictorPos
 
 MaskType = Literal["random", "multiblock"]
+MaskPer = Literal["batch", "sample"]
 LossType = Literal["smooth_l1", "l1"]
 
 
@@ -36,30 +38,47 @@ class JEPAConfig:
     - ``size``: patch-transformer size ("tiny" | "small" | "base"; paper: base = D 768,
       depth 12, 16 heads, drop-path 0.1, no qkv bias). ``patch_size``: samples per patch
       (None = the size's own: tiny 25, base 50; paper: 50 at 250 Hz).
+    - ``drop_path``: stochastic-depth rate of the last encoder block (None = the size's own:
+      tiny 0, base 0.1 as in the paper).
     - ``predictor_dim/depth/heads``: the per-lead predictor (paper: 384, 6, 12). Its
       drop-path rate is the encoder's, and its blocks have no qkv bias, as in the
       reference code.
     - ``mask_type``: "multiblock" (paper's best, 0.912 on PTB-XL superdiagnostic) or
       "random". ``random_ratio``: share of the time columns hidden by random masks, drawn
       per batch (paper: 0.6-0.7). ``block_ratio`` and ``mask_blocks``: length of each block
-      as a share of the columns, drawn per block and sample, and the number of blocks whose
-      union is hidden (paper: 0.175-0.225, 4). Masks differ per sample (the reference code
-      draws one per batch); see ``methods.jepa_masking`` for the batched draw.
+      as a share of the columns, drawn per block, and the number of blocks whose union is
+      hidden (paper: 0.175-0.225, 4).
+    - ``mask_per``: "batch" (default, the reference code: one mask for the whole batch) or
+      "sample" (a mask per sample). ``blocks_reach_end``: False (default, the reference
+      code's block starts, which never hide the last time column) or True (blocks may end
+      at the last column). See ``methods.jepa_masking``.
     - ``ema_start``/``ema_end``: target momentum, rising linearly per step (paper: 0.996 -> 1).
     - ``loss``: "smooth_l1" (the reference code, beta 1) or "l1" (the paper's text); the mean
       over hidden tokens and channels, in float32.
     - ``target_drop_path``: whether the target encoder applies stochastic depth while
-      training. Default False: the teacher gives deterministic targets (unverified; the
-      reference code leaves the whole model, teacher included, in training mode).
+      training. Default True, the reference code (its loop puts the whole model, teacher
+      included, in training mode); False gives deterministic (eval-mode) targets.
+    - ``depth_scaled_init``: divide each block's attention-output and MLP-output weights by
+      ``sqrt(2 * layer)`` after the standard init, in both encoders and the predictor
+      (default True, the reference code's ``fix_init_weight``; False: timm's plain init).
+    - ``pos_layout``: the encoders' 2-D sin-cos layout (default "time_lead", the reference
+      code: time code in the first half, lead code in the second, float64; "lead_time" is
+      the reverse, in float32). ``norm_eps``: eps of every LayerNorm in the encoders and the
+      predictor (default 1e-5, torch's, as in the reference code; timm's ViT uses 1e-6).
+    - ``predictor_pos``: the predictor's position code (default "one_lead_grid", the
+      reference code's 2-D code of a one-lead grid; "time_1d": a full-width 1-D time code);
+      see ``methods.jepa_predictor``.
 
-    Short schedules: early in training the context encoder collapses (its blocks add one
-    large vector to every token, so after the final LayerNorm every record looks the same;
-    logged as ``context_std``) and recovers only with more optimisation; the smoke profile
-    therefore trains JEPA longer and at a higher lr than the other methods.
+    - ``collapse_ratio``: the collapse guard (``bench.training.collapse``): a pretraining
+      whose ``context_std`` (see ``context_spread``), averaged over its last epoch, ends
+      below this share of its value at the first step (the untrained encoder's) is flagged
+      as collapsed. Default 0.5, read off the subset's runs in the README section "ECG-JEPA
+      on the subset: does it learn?".
     """
 
     size: str = "tiny"
     patch_size: int | None = None
+    drop_path: float | None = None
     predictor_dim: int = 32
     predictor_depth: int = 2
     predictor_heads: int = 4
@@ -69,8 +88,15 @@ class JEPAConfig:
     mask_blocks: int = 4
     ema_start: float = 0.996
     ema_end: float = 1.0
+    mask_per: MaskPer = "batch"
+    blocks_reach_end: bool = False
     loss: LossType = "smooth_l1"
-    target_drop_path: bool = False
+    target_drop_path: bool = True
+    depth_scaled_init: bool = True
+    pos_layout: PosLayout = "time_lead"
+    norm_eps: float = 1e-5
+    predictor_pos: PredictorPos = "one_lead_grid"
+    collapse_ratio: float = 0.5
 
     def __post_init__(self) -> None:
         if self.size not in PatchTransformer.sizes:
@@ -78,14 +104,28 @@ class JEPAConfig:
             raise ConfigError(f"jepa.size = {self.size!r} is not one of {known}")
         if self.patch_size is not None:
             check_range("jepa.patch_size", self.patch_size, 1)
+        if self.drop_path is not None and not 0 <= self.drop_path < 1:
+            raise ConfigError(f"jepa.drop_path = {self.drop_path!r} must be in [0, 1)")
         check_range("jepa.predictor_dim", self.predictor_dim, 2)
         check_range("jepa.predictor_depth", self.predictor_depth, 1)
         check_range("jepa.predictor_heads", self.predictor_heads, 1)
-        if self.predictor_dim % self.predictor_heads or self.predictor_dim % 2:
+        if self.predictor_pos not in PREDICTOR_POS:
+            known = ", ".join(PREDICTOR_POS)
+            raise ConfigError(f"jepa.predictor_pos = {self.predictor_pos!r} is not one of {known}")
+        multiple = 4 if self.predictor_pos == "one_lead_grid" else 2
+        if self.predictor_dim % self.predictor_heads or self.predictor_dim % multiple:
             raise ConfigError(
-                f"jepa.predictor_dim = {self.predictor_dim} must be even and divisible by "
-                f"predictor_heads = {self.predictor_heads}"
+                f"jepa.predictor_dim = {self.predictor_dim} must be divisible by {multiple} "
+                f"(predictor_pos {self.predictor_pos!r}) and by predictor_heads = "
+                f"{self.predictor_heads}"
             )
+        if self.mask_per not in ("batch", "sample"):
+            raise ConfigError(f"jepa.mask_per = {self.mask_per!r} is not 'batch' or 'sample'")
+        if self.pos_layout not in POS_LAYOUTS:
+            known = ", ".join(POS_LAYOUTS)
+            raise ConfigError(f"jepa.pos_layout = {self.pos_layout!r} is not one of {known}")
+        check_range("jepa.norm_eps", self.norm_eps, 1e-12)
+        check_range("jepa.collapse_ratio", self.collapse_ratio, 0.0)
         for name in ("random_ratio", "block_ratio"):
             low, high = getattr(self, name)
             if not 0 < low <= high < 1:
@@ -140,14 +180,24 @@ class JEPA(Method):
 
     name: ClassVar[str] = "jepa"
     config_class: ClassVar[type[JEPAConfig]] = JEPAConfig
+    # The paper's input (``input: native`` profiles): 10 s, FFT-resampled to 250 Hz, 8 leads.
+    native_input: ClassVar[InputRegime] = InputRegime(250, "8", 10.0, "none", "fft")
     config: JEPAConfig
     encoder: PatchTransformer
 
     def __init__(self, config: JEPAConfig, input_spec: InputSpec):
         super().__init__(config, input_spec)
-        overrides: dict[str, object] = {"attention": "cropa", "pos_every_block": True}
+        overrides: dict[str, object] = {
+            "attention": "cropa",
+            "pos_every_block": True,
+            "pos_layout": config.pos_layout,
+            "norm_eps": config.norm_eps,
+            "depth_scaled_init": config.depth_scaled_init,
+        }
         if config.patch_size is not None:
             overrides["patch_size"] = config.patch_size
+        if config.drop_path is not None:
+            overrides["drop_path"] = config.drop_path
         self.encoder = PatchTransformer.from_size(config.size, input_spec, **overrides)
         self.n_patches = self.encoder.n_patches(input_spec.n_samples)
         self._check_mask_fits()
@@ -159,6 +209,9 @@ class JEPA(Method):
             config.predictor_heads,
             mlp_ratio=self.encoder.config.mlp_ratio,
             drop_path=self.encoder.config.drop_path,
+            positions=config.predictor_pos,
+            norm_eps=config.norm_eps,
+            depth_scaled_init=config.depth_scaled_init,
         )
 
     def _check_mask_fits(self) -> None:
@@ -183,15 +236,24 @@ class JEPA(Method):
         return self
 
     def draw_mask(self, batch: int, device: torch.device) -> TimeMask:
-        """Hidden time columns of ``batch`` samples, from torch's global RNG on ``device``."""
+        """Hidden time columns of ``batch`` samples, from torch's global RNG on ``device``.
+
+        One mask repeated for the batch, or one per sample (``mask_per``).
+        """
         config = self.config
+        rows = 1 if config.mask_per == "batch" else batch
         if config.mask_type == "random":
-            masked = random_mask(batch, self.n_patches, config.random_ratio, device)
+            masked = random_mask(rows, self.n_patches, config.random_ratio, device)
         else:
             masked = multiblock_mask(
-                batch, self.n_patches, config.mask_blocks, config.block_ratio, device
+                rows,
+                self.n_patches,
+                config.mask_blocks,
+                config.block_ratio,
+                device,
+                config.blocks_reach_end,
             )
-        return TimeMask.from_masked(masked)
+        return TimeMask.from_masked(masked.repeat(batch // rows, 1))
 
     def context_tokens(self, x: Tensor, mask: TimeMask) -> Tensor:
         """Context encoder on the visible columns only: ``[B, leads, K, D]``.
@@ -239,6 +301,10 @@ class JEPA(Method):
             "target_std": target.std(dim=(0, 1, 2)).mean(),
             "context_std": context_spread(context, mask),
         }
+
+    def collapse_rule(self) -> CollapseRule:
+        """Collapsed when the last epoch's ``context_std`` < ``collapse_ratio`` x step 1's."""
+        return CollapseRule("context_std", self.config.collapse_ratio)
 
     def momentum(self, step: int, total_steps: int) -> float:
         """EMA momentum after optimiser step ``step`` (1-based): linear from start to end."""

@@ -1,13 +1,16 @@
-"""ECG-JEPA time masks: the same time columns hidden in every lead, drawn per sample on the device.
+"""ECG-JEPA time masks: the same time columns hidden in every lead, drawn on the device.
 
 A mask is a boolean ``[B, P]`` over the ``P`` time positions (patch columns) of each sample;
-a hidden column is hidden in all leads. Two kinds, both batched with no loop over samples:
+a hidden column is hidden in all leads. Two kinds, both batched with no loop over samples
+(ECG-JEPA's reference code draws one mask for the whole batch: draw one row and repeat it):
 
 - random: one ratio ``r ~ U[low, high]`` per batch; every sample hides ``floor(P * r)``
   columns chosen at random (the same count, different columns per sample);
-- multi-block: each sample draws ``n_blocks`` blocks of ``floor(P * r_j)`` columns,
-  ``r_j ~ U[low, high]``, at uniform starts that keep the block inside ``[0, P)``; the union
-  is hidden (blocks may overlap, so the count varies per sample).
+- multi-block: each sample draws ``n_blocks`` blocks of ``n_j = floor(P * r_j)`` columns,
+  ``r_j ~ U[low, high]``, at uniform starts; the union is hidden (blocks may overlap, so the
+  count varies per sample). With ``reach_end`` False (the reference code's
+  ``randperm(P - n_j)[0]``) a start lies in ``[0, P - n_j - 1]``, so no block ever covers the
+  last column; with ``reach_end`` True in ``[0, P - n_j]``, so blocks may end at ``P``.
 
 Counts are clamped to ``[1, P - 1]`` so that every sample hides and shows something.
 ``TimeMask`` adds the layout of the context: each sample's visible columns padded to the
@@ -37,13 +40,21 @@ def random_mask(
 
 
 def draw_blocks(
-    batch: int, n_patches: int, n_blocks: int, ratio: tuple[float, float], device: torch.device
+    batch: int,
+    n_patches: int,
+    n_blocks: int,
+    ratio: tuple[float, float],
+    device: torch.device,
+    reach_end: bool = False,
 ) -> tuple[Tensor, Tensor]:
-    """(starts, lengths), long ``[B, n_blocks]``: lengths ``floor(P * r)``, starts uniform."""
+    """(starts, lengths), long ``[B, n_blocks]``: lengths ``floor(P * r)``, starts uniform.
+
+    Blocks never cover the last column ``P - 1`` unless ``reach_end``.
+    """
     low, high = ratio
     ratios = low + (high - low) * torch.rand(batch, n_blocks, device=device)
     lengths = (n_patches * ratios).floor().long().clamp(1, n_patches - 1)
-    room = n_patches - lengths + 1  # number of starts that keep the block inside
+    room = n_patches - lengths + int(reach_end)  # number of allowed starts (>= 1)
     starts = (torch.rand(batch, n_blocks, device=device) * room).floor().long()
     return torch.minimum(starts, room - 1), lengths
 
@@ -57,10 +68,15 @@ def block_union(starts: Tensor, lengths: Tensor, n_patches: int) -> Tensor:
 
 
 def multiblock_mask(
-    batch: int, n_patches: int, n_blocks: int, ratio: tuple[float, float], device: torch.device
+    batch: int,
+    n_patches: int,
+    n_blocks: int,
+    ratio: tuple[float, float],
+    device: torch.device,
+    reach_end: bool = False,
 ) -> Tensor:
     """The union of ``n_blocks`` random blocks per sample (``draw_blocks`` + ``block_union``)."""
-    starts, lengths = draw_blocks(batch, n_patches, n_blocks, ratio, device)
+    starts, lengths = draw_blocks(batch, n_patches, n_blocks, ratio, device, reach_end)
     return block_union(starts, lengths, n_patches)
 
 
@@ -76,9 +92,10 @@ class TimeMask:
     ``masked``: bool ``[B, P]``, True = hidden from the context encoder and predicted.
     ``visible``: long ``[B, K]``, each sample's visible columns in ascending order, then
     filler up to ``K`` = the batch's largest visible count. ``valid``: bool ``[B, K]``, False
-    at filler slots. With random masks every sample shows the same count, so nothing is
-    padded. Multi-block unions vary a lot per sample (at P = 50: about 15 to 38 hidden of 50
-    in a batch of 64), so instead of truncating every sample to the batch's extreme counts
+    at filler slots. With one mask per batch or random masks every sample shows the same
+    count, so nothing is padded. Per-sample multi-block unions vary a lot (at P = 50: about
+    15 to 38 hidden of 50 in a batch of 64), so instead of truncating every sample to the
+    batch's extreme counts
     (which would cut the context and the targets by about half), padding slots become tokens
     with lead and time id ``PAD_ID``: under Cross-Pattern Attention they share no lead or time
     with a real token, so real tokens never see them (``context_ids``).

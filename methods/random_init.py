@@ -1,11 +1,12 @@
-"""Baseline ``random_init``: the shared backbone, untrained and frozen, for the linear probe."""
+"""Baseline ``random_init``: the shared backbone (or an SSL method's own network, as
+``random_init[<method>]``), untrained and frozen, for the linear probe."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from bench.encoders.base import InputSpec
-from bench.method import METHODS, Protocol
+from bench.method import METHODS, MatchedConfig, Protocol
 from methods.baseline import Baseline, BaselineConfig
 
 
@@ -20,8 +21,9 @@ class RandomInit(Baseline):
 
     name: ClassVar[str] = "random_init"
     protocols: ClassVar[tuple[Protocol, ...]] = ("linear",)
+    builds_on_backbones: ClassVar[bool] = True
 
-    def __init__(self, config: BaselineConfig, input_spec: InputSpec):
+    def __init__(self, config: BaselineConfig | MatchedConfig, input_spec: InputSpec):
         super().__init__(config, input_spec)
         self.encoder.requires_grad_(False)
         self.encoder.eval()

@@ -1,10 +1,14 @@
 """Baselines trained from scratch on the labelled fraction only (the fine-tuning protocol).
 
 ``supervised`` is the backbone the SSL methods share (patch transformer by default), so the
-comparison with them is controlled; ``supervised_xresnet1d`` is the PTB-XL benchmark's
-supervised reference, the xresnet1d (``size: xresnet1d101`` in the paper). Both only provide a
-freshly initialised, trainable encoder: the fine-tuning protocol trains ``method.encoder`` plus
-a head on ``embed`` (the benchmark's head: concat pooling -> 128 -> dropout 0.5 -> classes).
+comparison with them is controlled; ``supervised[<method>]`` is an SSL method's own network
+(``bench.method.MatchedConfig``) trained from scratch. ``supervised_xresnet1d`` is the PTB-XL
+benchmark's supervised reference, the xresnet1d (``size: xresnet1d101`` in the paper). They
+only provide a freshly initialised, trainable encoder: the fine-tuning protocol trains
+``method.encoder`` plus a head on ``embed``. The xresnet1d names the benchmark's head (concat
+pooling (mean, max) -> BN -> dropout 0.25 -> Linear 128 -> ReLU -> BN -> dropout 0.5 -> Linear)
+and its native input (100 Hz, 12 leads, 2.5 s crops); the ``paper`` profile sets the rest of
+the benchmark's recipe (one-cycle, lr 1e-2, batch 128, wd 1e-2, 50 epochs, max aggregation).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from bench.errors import ConfigError
-from bench.method import METHODS, Protocol
+from bench.method import METHODS, HeadSpec, InputRegime, Protocol
 from methods.baseline import Baseline, BaselineConfig
 
 
@@ -23,6 +27,7 @@ class Supervised(Baseline):
 
     name: ClassVar[str] = "supervised"
     protocols: ClassVar[tuple[Protocol, ...]] = ("finetune",)
+    builds_on_backbones: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,15 @@ class SupervisedXResNet1dConfig(BaselineConfig):
 
 @METHODS.register("supervised_xresnet1d")
 class SupervisedXResNet1d(Supervised):
-    """The PTB-XL benchmark's supervised reference: xresnet1d trained from scratch."""
+    """The PTB-XL benchmark's supervised reference: xresnet1d trained from scratch.
+
+    Native input: 100 Hz, 12 leads, 2.5 s crops, each lead standardised with the training
+    folds' statistics (the benchmark code fits one scaler over all leads: a documented
+    difference).
+    """
 
     name: ClassVar[str] = "supervised_xresnet1d"
     config_class: ClassVar[type[SupervisedXResNet1dConfig]] = SupervisedXResNet1dConfig
+    builds_on_backbones: ClassVar[bool] = False
+    native_input: ClassVar[InputRegime] = InputRegime(100, "12", 2.5, "train")
+    finetune_head: ClassVar[HeadSpec] = HeadSpec(hidden=128, input_dropout=0.25, dropout=0.5)

@@ -8,12 +8,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.doubles.browser import chromium
 from tests.doubles.grid import grid_doubles, small_synthetic
 from tests.doubles.mlflow_server import mlflow_server
+from tests.doubles.result_grid import result_grid
 from tests.doubles.toys import toys
 from tests.doubles.tracking_files import tracking_files
 
-__all__ = ["grid_doubles", "mlflow_server", "small_synthetic", "toys", "tracking_files"]
+__all__ = [
+    "chromium",
+    "grid_doubles",
+    "mlflow_server",
+    "result_grid",
+    "small_synthetic",
+    "toys",
+    "tracking_files",
+]
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -66,4 +76,13 @@ def ludb_root() -> Path:
     root = _real_root("BENCH_LUDB_ROOT", SHARED_DATA / "ludb")
     if root is None:
         pytest.skip("real LUDB data not found (set BENCH_LUDB_ROOT or provide ../shared/data)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def cinc_scoring_root() -> Path:
+    """The CinC Challenge scoring tables (or $BENCH_CINC_SCORING_ROOT); skips when absent."""
+    root = _real_root("BENCH_CINC_SCORING_ROOT", SHARED_DATA / "cinc-scoring")
+    if root is None:
+        pytest.skip("CinC scoring tables not found (set BENCH_CINC_SCORING_ROOT or ../shared/data)")
     return root

@@ -4,6 +4,30 @@ The top of the engine: a command may import any stage (tuning, reporting, tracki
 evaluation, training) and everything below; nothing but ``bench.cli`` imports a command.
 """
 
-from bench.commands import data, fractions, listing, perf, pretrain, report, run, tune
+from bench.commands import (
+    check,
+    data,
+    fractions,
+    listing,
+    mlflow_ui,
+    perf,
+    pretrain,
+    report,
+    report_page,
+    run,
+    tune,
+)
 
-COMMAND_MODULES = [listing, data, fractions, pretrain, run, report, perf, tune]
+COMMAND_MODULES = [
+    listing,
+    data,
+    fractions,
+    pretrain,
+    run,
+    check,
+    report,
+    report_page,
+    mlflow_ui,
+    perf,
+    tune,
+]

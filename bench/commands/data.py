@@ -1,4 +1,5 @@
-"""``bench data prepare|download``: build a dataset's cache, or fetch its official archive."""
+"""``bench data prepare|info|overlap|download``: build a dataset's cache, describe it, count
+the records two caches share, or fetch a dataset's official archive."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
+    from bench.data.cache import BadRecord
     from bench.data.signals import SignalSet
 
 PREPARE_HELP = """\
@@ -17,7 +21,22 @@ its classes and records.
 Bad records (listed but missing, truncated, NaNs, fewer than 12 or unknown leads, wrong
 sampling rate or length): by default every record is checked, then one error lists them all
 and nothing is cached. With --skip-bad-records they are dropped; their ids and reasons are
-printed and stored in the cache's manifest.json, and later loads reuse that cache."""
+printed and stored in the cache's manifest.json, and later loads reuse that cache.
+
+Datasets of differing rates and lengths (cinc2021, cpsc2018, ludb, wfdb) are resampled to
+--rate and stored at their true lengths; the summary gives records per source, native rates,
+a length histogram, classes with counts, notes and skipped records."""
+
+SOURCE_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("--sources", "sources", "cinc2021: comma-separated sources, e.g. cpsc,georgia,chapman,ningbo"),
+    ("--dx-tables", "dx_tables", "cinc2021: folder of the Challenge dx mapping CSVs"),
+    ("--labels", "labels", "wfdb: a labels CSV (one row per record)"),
+    (
+        "--label-columns",
+        "label_columns",
+        "wfdb: its record and labels columns (default record,labels)",
+    ),
+)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -53,7 +72,24 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     prepare.add_argument(
         "--cache", metavar="PATH", help="cache folder (default: $BENCH_CACHE_DIR or results/cache)"
     )
+    for flag, dest, text in SOURCE_OPTIONS:
+        prepare.add_argument(flag, dest=dest, metavar="VALUE", help=text)
     prepare.set_defaults(handler=run_prepare)
+
+    info = actions.add_parser("info", help="describe a prepared cache (no source needed)")
+    info.add_argument("dataset", help="dataset name, e.g. ludb")
+    info.add_argument("--rate", type=int, help="the cache at this rate (default: the newest)")
+    info.add_argument("--cache", metavar="PATH", help="cache folder (default: results/cache)")
+    info.set_defaults(handler=run_info)
+
+    overlap = actions.add_parser(
+        "overlap", help="records two prepared datasets share, by id mapping and by fingerprint"
+    )
+    overlap.add_argument("first", help="a prepared dataset, e.g. ptbxl")
+    overlap.add_argument("second", help="another one, e.g. cinc2021")
+    overlap.add_argument("--rate", type=int, help="use the caches at this rate (default newest)")
+    overlap.add_argument("--cache", metavar="PATH", help="cache folder (default: results/cache)")
+    overlap.set_defaults(handler=run_overlap)
 
     download = actions.add_parser(
         "download", help="download a dataset's official archive (needs the internet)"
@@ -68,8 +104,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run_prepare(args: argparse.Namespace) -> int:
     """Build or reuse the cache and print what it holds."""
     from bench.config import check_range
-    from bench.data.cache import PreparableSource
+    from bench.data.cache import PreparableSource, read_manifest
     from bench.data.loading import DATASETS, resolve_root
+    from bench.data.ragged_source import RaggedSource
     from bench.errors import DataError
     from bench.paths import cache_dir
 
@@ -79,16 +116,25 @@ def run_prepare(args: argparse.Namespace) -> int:
     source = DATASETS.get(args.dataset)
     if not isinstance(source, PreparableSource):
         raise DataError(f"dataset {args.dataset!r} has no cache to prepare")
-    prepared = source.prepare(
-        resolve_root(args.dataset, args.root),
-        args.rate,
-        cache_dir(args.cache),
-        jobs=args.jobs,
-        on_bad_record="skip" if args.skip_bad_records else "error",
-    )
+    options = {dest: getattr(args, dest) for _, dest, _ in SOURCE_OPTIONS if getattr(args, dest)}
+    policy = "skip" if args.skip_bad_records else "error"
+    root = resolve_root(args.dataset, args.root)
+    if isinstance(source, RaggedSource):
+        prepared = source.prepare(
+            root, args.rate, cache_dir(args.cache), args.jobs, policy, options
+        )
+    elif options:
+        raise DataError(f"dataset {args.dataset!r} takes none of {', '.join(sorted(options))}")
+    else:
+        prepared = source.prepare(root, args.rate, cache_dir(args.cache), args.jobs, policy)
     data = prepared.data
     verb = "built" if prepared.built else "reused"
     print(f"{args.dataset}: cache {verb} in {prepared.seconds:.2f} s at {prepared.path}")
+    if isinstance(source, RaggedSource):
+        manifest = read_manifest(prepared.path) or {}
+        _print_ragged(data, manifest, prepared.skipped)
+        _print_tasks(args.dataset, data)
+        return 0
     print(
         f"  {len(data.signals)} records, {len(data.lead_names)} leads x "
         f"{data.signals.shape[-1]} samples at {data.sampling_rate} Hz, "
@@ -103,6 +149,63 @@ def run_prepare(args: argparse.Namespace) -> int:
     _print_folds(data)
     _print_tasks(args.dataset, data)
     return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    """Print what ``prepare`` printed, from the newest landed cache alone."""
+    from bench.data.prepared import find_cache, open_cache
+    from bench.data.ragged_cache import LAYOUT
+    from bench.paths import cache_dir
+
+    folder = find_cache(cache_dir(args.cache), args.dataset, args.rate)
+    data, manifest, skipped = open_cache(folder)
+    print(f"{args.dataset}: cache at {folder} (built {manifest['built_at']})")
+    if manifest.get("layout") == LAYOUT:
+        _print_ragged(data, manifest, skipped)
+    else:
+        print(f"  {len(data.signals)} records at {data.sampling_rate} Hz, {data.fingerprint}")
+        _print_folds(data)
+    _print_tasks(args.dataset, data)
+    return 0
+
+
+def run_overlap(args: argparse.Namespace) -> int:
+    """Count the records of FIRST that are also in SECOND, by id mapping and fingerprint."""
+    from bench.data.identity import overlap
+    from bench.data.prepared import find_cache, identities, open_cache
+    from bench.errors import DataError
+    from bench.paths import cache_dir
+
+    opened = [
+        open_cache(find_cache(cache_dir(args.cache), name, args.rate))[0]
+        for name in (args.first, args.second)
+    ]
+    first, second = opened
+    if first.sampling_rate != second.sampling_rate:
+        raise DataError(
+            f"{args.first} is cached at {first.sampling_rate} Hz, {args.second} at "
+            f"{second.sampling_rate} Hz; fingerprints compare caches of one rate (use --rate)"
+        )
+    result = overlap(*identities(first), *identities(second))
+    print(
+        f"overlap of {args.first} ({result.records_a} records) with {args.second} "
+        f"({result.records_b} records) at {first.sampling_rate} Hz:"
+    )
+    print(f"  by id mapping:   {result.by_id}")
+    print(f"  by fingerprint:  {result.by_fingerprint}")
+    print(f"  by both (same record): {result.both}")
+    for a, b in result.examples:
+        print(f"  e.g. {a} = {b}")
+    return 0
+
+
+def _print_ragged(
+    data: SignalSet, manifest: dict[str, Any], skipped: tuple[BadRecord, ...]
+) -> None:
+    from bench.data.summary import summary_lines
+
+    for line in summary_lines(data, manifest, skipped):
+        print(line)
 
 
 def _print_folds(data: SignalSet) -> None:

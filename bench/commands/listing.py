@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Register ``bench list``."""
     parser = commands.add_parser("list", help="list registered methods, tasks or encoders")
     parser.add_argument("what", choices=["methods", "tasks", "encoders"])
+    parser.add_argument(
+        "--records",
+        action="store_true",
+        help="tasks: also load each task's data (its cache, built from $BENCH_<NAME>_ROOT on "
+        "first use) and print its classes / targets and records; unloadable ones say why",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -24,13 +31,29 @@ def run(args: argparse.Namespace) -> int:
         from bench.task import TASKS
 
         for name, task in TASKS.items():
-            print(f"{name:<26} group={task.group:<10} dataset={task.dataset}")
+            direction = "higher" if task.higher_is_better else "lower"
+            line = f"{name:<22} {task.kind:<10} main={task.main_metric} ({direction} is better)"
+            line = f"{line:<58} group={task.group:<16} dataset={task.dataset}"
+            print(line + (f"  {_task_size(task)}" if args.records else ""))
     else:
         from bench.encoders.base import ENCODERS
 
         for name, encoder in ENCODERS.items():
             print(f"{name:<20} {_summary(encoder)}")
     return 0
+
+
+def _task_size(task: Any) -> str:
+    """'N classes|targets: a, b, ...; M records' of a task's loaded data, or why it failed."""
+    from bench.errors import BenchError
+
+    try:
+        data = task.load()
+    except (BenchError, OSError) as error:
+        return f"(not loaded: {str(error).splitlines()[0]})"
+    noun = "targets" if task.kind == "regression" else "classes"
+    names = ", ".join(data.label_names[:8]) + (", ..." if len(data.label_names) > 8 else "")
+    return f"{len(data.label_names)} {noun}: {names}; {len(data.labels)} records"
 
 
 def _summary(obj: object) -> str:

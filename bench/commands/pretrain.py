@@ -113,6 +113,15 @@ def _print_summary(plan: PretrainPlan, result: PretrainResult) -> None:
         f"steps: {result.steps}/{result.total_steps} in {result.wall_time_s:.1f} s, "
         f"{result.samples_per_s:.0f} samples/s"
     )
+    collapse = result.collapse
+    if collapse.get("end") is not None and collapse.get("start") is not None:
+        verdict = "COLLAPSED" if collapse["collapsed"] else "not collapsed"
+        print(
+            f"collapse diagnostic {collapse['metric']}: first step {collapse['start']:.4g} -> "
+            f"last epoch {collapse['end']:.4g} (collapsed below {collapse['ratio']:g}x the "
+            f"first step): "
+            f"{verdict}"
+        )
     print(f"checkpoint: {result.checkpoint}")
 
 

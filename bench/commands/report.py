@@ -34,7 +34,22 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--alpha", type=float, default=0.05, help="significance level of the markers"
     )
     board.add_argument(
+        "--correction",
+        choices=["bh", "holm"],
+        default="bh",
+        help="multiple-testing adjustment over each table's tests: bh (Benjamini-Hochberg, "
+        "false discovery rate; default) or holm (family-wise error rate)",
+    )
+    board.add_argument(
         "--skip-invalid", action="store_true", help="skip unreadable result files with a warning"
+    )
+    board.add_argument(
+        "--layout",
+        choices=["tasks", "paper"],
+        default="tasks",
+        help="tasks: leaderboard.* (a table per protocol and fraction, a column per task); "
+        "paper: paper.* (per task and protocol, a column per label fraction) and summary.* "
+        "(mean macro AUROC and mean rank over tasks)",
     )
     board.set_defaults(handler=run_leaderboard)
 
@@ -66,10 +81,16 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         n_boot=args.n_boot,
         level=args.level,
         alpha=args.alpha,
+        correction=args.correction,
         skip_invalid=args.skip_invalid,
         eval_keys=_grid_keys(args),
     )
-    paths = write_leaderboards(results_dir(args.results), args.out, options)
+    if args.layout == "paper":
+        from bench.reporting.outputs import write_paper_tables
+
+        paths = write_paper_tables(results_dir(args.results), args.out, options)
+    else:
+        paths = write_leaderboards(results_dir(args.results), args.out, options)
     for path in paths.values():
         print(path)
     return 0

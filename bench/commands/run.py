@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from typing import Any
 
+from bench.commands.run_outputs import write_outputs
 from bench.config import deep_merge, parse_overrides, to_dict
 from bench.errors import ConfigError
 
@@ -21,7 +23,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--methods", nargs="+", metavar="M", help="method names or 'all'")
     parser.add_argument("--tasks", nargs="+", metavar="T", help="task names or groups (ptbxl)")
     parser.add_argument("--fractions", nargs="+", type=float, metavar="F", help="label fractions")
-    parser.add_argument("--seeds", type=int, metavar="N", help="number of seeds (0 .. N-1)")
+    parser.add_argument(
+        "--seeds", type=int, metavar="N", help="number of fraction seeds (0 .. N-1)"
+    )
+    parser.add_argument(
+        "--pretrain-seeds",
+        type=int,
+        metavar="N",
+        help="pretraining (baseline initialisation) seeds per method, each evaluated with every "
+        "fraction seed: train.seed .. train.seed+N-1 (default: the profile's, 1 smoke, 3 paper)",
+    )
     parser.add_argument("--protocols", nargs="+", choices=["linear", "finetune"])
     parser.add_argument("--profile", help="smoke, paper, or a profile YAML (default smoke)")
     parser.add_argument(
@@ -84,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.tracking.mirror import MlflowMirror
 
     _refuse_torchrun()
+    started_ms = int(time.time() * 1000)
     config = load_run_config(
         args.config, deep_merge(_flag_values(args), parse_overrides(args.overrides))
     )
@@ -115,24 +127,9 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     results = results_dir()
     manifest = write_grid_manifest(results, to_dict(config), [c.eval_key for c in cells])
-    _write_reports(results, frozenset(c.eval_key for c in cells))
+    write_outputs(results, frozenset(c.eval_key for c in cells), manifest, mirror, started_ms)
     print(f"grid manifest: {manifest}")
     return 1 if summary.failed else 0
-
-
-def _write_reports(results: Any, eval_keys: frozenset[str]) -> None:
-    from bench.errors import DataError
-    from bench.reporting.figures import write_figures
-    from bench.reporting.leaderboard import LeaderboardOptions, write_leaderboards
-
-    try:
-        tables = write_leaderboards(results, options=LeaderboardOptions(eval_keys=eval_keys))
-        figures = write_figures(results, eval_keys=eval_keys)
-    except DataError as error:
-        print(f"no leaderboard written: {error}")
-        return
-    print(f"leaderboards: {', '.join(str(p) for p in tables.values())}")
-    print(f"figures: {len(figures)} in {figures[0].parent}" if figures else "figures: none")
 
 
 def _refuse_torchrun() -> None:
@@ -151,7 +148,8 @@ def _refuse_torchrun() -> None:
 def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
     """Run config fields given as flags (absent flags leave the config file's values)."""
     values: dict[str, Any] = {}
-    for flag in ("methods", "tasks", "fractions", "seeds", "protocols", "profile"):
+    flags = ("methods", "tasks", "fractions", "seeds", "pretrain_seeds", "protocols", "profile")
+    for flag in flags:
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
     roots = _data_roots(args.data_root)

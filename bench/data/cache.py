@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from bench.data.cache_checksums import checksums_hold, write_checksums
 from bench.data.signals import SignalSet
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def building(final: Path) -> Iterator[Path]:
     temp.chmod(0o755)  # mkdtemp makes it private; the landed cache is an ordinary folder
     try:
         yield temp
+        write_checksums(temp)
         try:
             os.replace(temp, final)
         except OSError:
@@ -125,11 +127,13 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
-    """The manifest of a landed cache folder, or None if it is absent or unreadable."""
+    """The manifest of a landed cache folder, or None if it is absent or unreadable (or the
+    folder fails its checksums: then it is moved aside, see ``bench.data.cache_checksums``)."""
     try:
-        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return manifest if checksums_hold(folder) else None
 
 
 def prune_siblings(keep: Path, prefix: str) -> list[Path]:

@@ -6,12 +6,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 from scipy import signal as sps
 
 from bench.config import check_range, to_dict
+from bench.data.ragged import Ragged
 from bench.data.signals import CANONICAL_LEADS, INDEPENDENT_LEADS, SignalSet
 from bench.errors import ConfigError, DataError
 
@@ -68,45 +70,77 @@ class Preprocessing:
 
 
 def apply_preprocessing(data: SignalSet, options: Preprocessing) -> SignalSet:
-    """Return ``data`` with ``options`` applied (vectorised over records); fingerprint updated."""
+    """Return ``data`` with ``options`` applied (vectorised over records of one length);
+    fingerprint updated. Ragged sets keep every record's own (resampled) length."""
     if options.is_identity:
         return data
-    signals = np.asarray(data.signals)
     lead_names = data.lead_names
-    rate = data.sampling_rate
     if options.leads != "12" or lead_names != CANONICAL_LEADS:
         wanted = LEAD_SETS[options.leads]
         missing = [lead for lead in wanted if lead not in lead_names]
         if missing:
             raise ConfigError(f"{data.name}: preprocessing.leads={options.leads} needs {missing}")
-        signals = signals[:, [lead_names.index(lead) for lead in wanted]]
         lead_names = wanted
-    if options.bandpass is not None:
-        signals = bandpass(signals, rate, options.bandpass, options.bandpass_order)
-    if options.rate is not None and options.rate != rate:
-        signals = resample(signals, rate, options.rate, options.resample)
-        rate = options.rate
-    if options.normalize == "record":
-        signals = standardize(
-            signals, signals.mean(-1, keepdims=True), signals.std(-1, keepdims=True)
-        )
-    elif options.normalize == "train":
-        train = signals[data.split_indices("train")]
-        if not len(train):
-            raise DataError(f"{data.name}: normalize='train' needs records in the training folds")
-        mean = train.mean(axis=(0, 2), keepdims=True)
-        std = train.std(axis=(0, 2), keepdims=True)
-        signals = standardize(signals, mean, std)
+    rows = [data.lead_names.index(lead) for lead in lead_names]
+    rate = options.rate if options.rate is not None else data.sampling_rate
+
+    def transform(signals: np.ndarray) -> np.ndarray:
+        if rows != list(range(len(data.lead_names))):
+            signals = signals[:, rows]
+        if options.bandpass is not None:
+            signals = bandpass(
+                signals, data.sampling_rate, options.bandpass, options.bandpass_order
+            )
+        if rate != data.sampling_rate:
+            signals = resample(signals, data.sampling_rate, rate, options.resample)
+        if options.normalize == "record":
+            signals = standardize(
+                signals, signals.mean(-1, keepdims=True), signals.std(-1, keepdims=True)
+            )
+        return signals
+
+    train = data.split_indices("train")
+    if options.normalize == "train" and not len(train):
+        raise DataError(f"{data.name}: normalize='train' needs records in the training folds")
+    signals: np.ndarray | Ragged
+    if isinstance(data.signals, Ragged):
+        signals = data.signals.map_by_length(transform)
+        if options.normalize == "train":
+            mean, std = _ragged_lead_stats(signals, train)
+            signals = signals.map_by_length(lambda x: standardize(x, mean, std))
+    else:
+        signals = transform(np.asarray(data.signals))
+        if options.normalize == "train":
+            mean = signals[train].mean(axis=(0, 2), keepdims=True)
+            std = signals[train].std(axis=(0, 2), keepdims=True)
+            signals = standardize(signals, mean, std)
+        signals = np.ascontiguousarray(signals, dtype=np.float32)
     fingerprint = hashlib.sha256(f"{data.fingerprint}:{options.key()}".encode()).hexdigest()[:16]
     return SignalSet(
         name=data.name,
-        signals=np.ascontiguousarray(signals, dtype=np.float32),
+        signals=signals,
         meta=data.meta,
         sampling_rate=rate,
         lead_names=lead_names,
         fingerprint=fingerprint,
         tables=data.tables,
+        fold_spec=data.fold_spec,
     )
+
+
+def _ragged_lead_stats(signals: Ragged, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-lead mean and std ([1, leads, 1]) over every sample of the records at ``rows``."""
+    total = np.zeros(signals.n_leads)
+    squares = np.zeros(signals.n_leads)
+    count = 0
+    for row in rows:
+        record = signals.record(int(row)).astype(np.float64)
+        total += record.sum(-1)
+        squares += np.square(record).sum(-1)
+        count += record.shape[-1]
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    return mean[None, :, None], std[None, :, None]
 
 
 def bandpass(signals: np.ndarray, rate: float, band: tuple[float, float], order: int) -> np.ndarray:
@@ -128,9 +162,22 @@ def resample(signals: np.ndarray, rate: int, target: int, method: str) -> np.nda
         length = round(signals.shape[-1] * target / rate)
         return sps.resample(signals, length, axis=-1).astype(np.float32)
     ratio = Fraction(target, rate)
-    return sps.resample_poly(signals, ratio.numerator, ratio.denominator, axis=-1).astype(
-        np.float32
-    )
+    up, down = ratio.numerator, ratio.denominator
+    dtype = signals.dtype if np.issubdtype(signals.dtype, np.floating) else np.dtype(np.float64)
+    window = poly_filter(up, down, dtype.str)
+    return sps.resample_poly(signals, up, down, axis=-1, window=window).astype(np.float32)
+
+
+@lru_cache(maxsize=64)
+def poly_filter(up: int, down: int, dtype: str) -> np.ndarray:
+    """The low-pass FIR filter ``scipy.signal.resample_poly`` designs by default for ``up`` /
+    ``down`` (Kaiser window, beta 5, 10 taps per phase), designed once instead of per call;
+    the results are the same to the bit. Read-only: resample_poly copies it."""
+    max_rate = max(up, down)
+    taps = sps.firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
+    taps = taps.astype(np.dtype(dtype))
+    taps.flags.writeable = False
+    return taps
 
 
 def standardize(signals: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:

@@ -9,6 +9,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from bench.data.ragged import Ragged
+
 Split = Literal["train", "val", "test"]
 
 TRAIN_FOLDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
@@ -32,22 +34,32 @@ REQUIRED_META_COLUMNS: tuple[str, ...] = ("record_id", "patient_id", "fold")
 class SignalSet:
     """Signals of one dataset plus one metadata row per record.
 
-    ``signals`` is float32 [N, leads, T] (often a read-only memory map); ``meta`` has at least
+    ``signals`` is float32 [N, leads, T] (often a read-only memory map), or a ``Ragged`` set of
+    records of differing lengths (stored unpadded, see bench.data.ragged); ``meta`` has at least
     ``record_id``, ``patient_id`` and ``fold`` (1-8 train, 9 validation, 10 test), row i
     describing ``signals[i]``. ``fingerprint`` identifies the content and every processing step.
     ``tables`` holds dataset-level tables that tasks need (e.g. PTB-XL's scp_statements).
+    ``fold_spec`` says where the folds come from: empty for a dataset's official folds, else
+    the assignment's method, version and seed (bench.data.folds), kept in result provenance.
     """
 
     name: str
-    signals: np.ndarray
+    signals: np.ndarray | Ragged
     meta: pd.DataFrame
     sampling_rate: int
     lead_names: tuple[str, ...]
     fingerprint: str
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    fold_spec: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.signals.ndim != 3 or self.signals.shape[1] != len(self.lead_names):
+        if isinstance(self.signals, Ragged):
+            if self.signals.n_leads != len(self.lead_names):
+                raise ValueError(
+                    f"{self.name}: ragged signals have {self.signals.n_leads} leads, "
+                    f"lead names {len(self.lead_names)}"
+                )
+        elif self.signals.ndim != 3 or self.signals.shape[1] != len(self.lead_names):
             raise ValueError(
                 f"{self.name}: signals must be [N, {len(self.lead_names)}, T], "
                 f"got {self.signals.shape}"
@@ -59,6 +71,13 @@ class SignalSet:
         missing = [c for c in REQUIRED_META_COLUMNS if c not in self.meta.columns]
         if missing:
             raise ValueError(f"{self.name}: metadata lacks columns {missing}")
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Valid samples of every record (int64 [N]); all T for a [N, leads, T] array."""
+        if isinstance(self.signals, Ragged):
+            return self.signals.lengths
+        return np.full(len(self.signals), self.signals.shape[-1], dtype=np.int64)
 
     def split_indices(self, split: Split) -> np.ndarray:
         """Row indices of the records in ``split`` (by the official folds)."""

@@ -49,6 +49,8 @@ class Header:
     byte_offset: tuple[int, ...]
     adc_gain: tuple[float, ...]
     baseline: tuple[int, ...]
+    units: tuple[str, ...] = ()
+    comments: tuple[str, ...] = ()
 
     @property
     def is_plain_format16(self) -> bool:
@@ -71,7 +73,7 @@ def read_header(path: Path) -> Header:
         raise RecordError(f"missing on disk: {header_file.name} not found") from None
     except OSError as error:
         raise RecordError(f"unreadable header {header_file.name}: {error}") from None
-    lines, _ = parse_header_content(text)
+    lines, comments = parse_header_content(text)
     record = rx_record.match(lines[0]) if lines else None
     if record is None:
         raise RecordError(f"unreadable header {header_file.name}: no valid record line")
@@ -92,6 +94,8 @@ def read_header(path: Path) -> Header:
         byte_offset=tuple(int(m["byte_offset"] or 0) for m in signals),
         adc_gain=tuple(float(m["adc_gain"] or 0) or WFDB_DEFAULT_GAIN for m in signals),
         baseline=tuple(_baseline(m["baseline"], m["adc_zero"]) for m in signals),
+        units=tuple((m["units"] or "mV").strip() for m in signals),
+        comments=tuple(comment.lstrip("#").strip() for comment in comments),
     )
 
 
@@ -129,7 +133,7 @@ def read_record(path: Path, spec: RecordSpec) -> np.ndarray:
         raise RecordError(f"missing on disk: {data_file.name} not found")
     try:
         if header.is_plain_format16:
-            signals = _read_format16(data_file, header, order)
+            signals = read_format16(data_file, header, order)
         else:
             signals = _read_with_wfdb(path, order, spec.length)
     except OSError as error:
@@ -140,7 +144,8 @@ def read_record(path: Path, spec: RecordSpec) -> np.ndarray:
     return signals
 
 
-def _read_format16(data_file: Path, header: Header, order: list[int]) -> np.ndarray:
+def read_format16(data_file: Path, header: Header, order: list[int]) -> np.ndarray:
+    """Physical values of the signals at ``order`` from a plain format-16 file, [leads, T]."""
     n_sig = len(header.sig_name)
     expected = header.sig_len * n_sig * 2
     size = data_file.stat().st_size

@@ -2,7 +2,8 @@
 
 Each lead is cut into non-overlapping patches of ``patch_size`` samples; one shared
 ``Linear(patch_size -> dim)`` embeds every patch; fixed 2-D sin-cos codes of (lead, time) are
-added once before the first block, or before every block (``pos_every_block``, as ECG-JEPA does).
+added once before the first block, or before every block (``pos_every_block``, as ECG-JEPA does),
+in either channel layout of ``bench.encoders.pos_embed``.
 Tokens are ordered lead-major: ``index = lead * n_patches + time``. Attention is full or
 Cross-Pattern (``attention="cropa"``, see ``bench.encoders.cropa``), always through
 ``F.scaled_dot_product_attention`` with a boolean mask. A final LayerNorm closes the stack, and
@@ -11,7 +12,10 @@ Cross-Pattern (``attention="cropa"``, see ``bench.encoders.cropa``), always thro
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar, Literal
 
 import torch
@@ -21,7 +25,7 @@ from torch import Tensor, nn
 from bench.config import check_range
 from bench.encoders.base import ENCODERS, Encoder, InputSpec
 from bench.encoders.cropa import cropa_mask
-from bench.encoders.pos_embed import grid_ids, sincos_2d
+from bench.encoders.pos_embed import POS_LAYOUTS, PosLayout, grid_ids, sincos_2d
 from bench.errors import ConfigError
 
 Attention = Literal["full", "cropa"]
@@ -33,6 +37,11 @@ class PatchTransformerConfig:
 
     ``drop_path`` is the stochastic-depth rate of the last block; it rises linearly from 0 over
     the blocks. ``dim`` must be divisible by ``heads`` and by 4 (2-D sin-cos positions).
+    ``pos_layout``: channel layout of the 2-D code (``bench.encoders.pos_embed``; default
+    "lead_time", ECG-JEPA's is "time_lead"). ``norm_eps``: eps of every LayerNorm (default
+    1e-6, timm's ViT; ECG-JEPA's is torch's 1e-5). ``depth_scaled_init``: after the standard
+    ViT init, divide the attention-output and MLP-output weights of block ``l`` (from 1) by
+    ``sqrt(2 l)``, as ECG-JEPA's reference code does (default False: timm's plain init).
     """
 
     dim: int = 64
@@ -44,6 +53,9 @@ class PatchTransformerConfig:
     drop_path: float = 0.0
     attention: Attention = "full"
     pos_every_block: bool = False
+    pos_layout: PosLayout = "lead_time"
+    norm_eps: float = 1e-6
+    depth_scaled_init: bool = False
 
     def __post_init__(self) -> None:
         where = "PatchTransformerConfig"
@@ -61,6 +73,11 @@ class PatchTransformerConfig:
             raise ConfigError(f"{where}.dim = {self.dim} must be divisible by 4 (2-D positions)")
         if self.attention not in ("full", "cropa"):
             raise ConfigError(f"{where}.attention = {self.attention!r} is not 'full' or 'cropa'")
+        if self.pos_layout not in POS_LAYOUTS:
+            raise ConfigError(
+                f"{where}.pos_layout = {self.pos_layout!r} is not one of {', '.join(POS_LAYOUTS)}"
+            )
+        check_range(f"{where}.norm_eps", self.norm_eps, 1e-12)
 
 
 PATCH_TRANSFORMER_SIZES: dict[str, PatchTransformerConfig] = {
@@ -73,6 +90,18 @@ PATCH_TRANSFORMER_SIZES: dict[str, PatchTransformerConfig] = {
 Only the network's size lives here; ECG-JEPA's wiring is ``attention="cropa"`` and
 ``pos_every_block=True``, given as overrides by the method that wants it.
 """
+
+
+@torch.no_grad()
+def scale_residual_outputs(blocks: Iterable[nn.Module]) -> None:
+    """Divide each timm block's ``attn.proj`` and ``mlp.fc2`` weights by ``sqrt(2 * layer)``.
+
+    ``layer`` counts the blocks from 1: ECG-JEPA's (and I-JEPA's) ``fix_init_weight``, which
+    keeps the residual stream's growth with depth in check at initialisation.
+    """
+    for layer, block in enumerate(blocks, start=1):
+        block.attn.proj.weight.div_(math.sqrt(2.0 * layer))
+        block.mlp.fc2.weight.div_(math.sqrt(2.0 * layer))
 
 
 @ENCODERS.register("patch_transformer")
@@ -98,13 +127,16 @@ class PatchTransformer(Encoder):
                 mlp_ratio=config.mlp_ratio,
                 qkv_bias=config.qkv_bias,
                 drop_path=rate,
+                norm_layer=partial(nn.LayerNorm, eps=config.norm_eps),
             )
             for rate in rates
         )
         for block in self.blocks:
             block.attn.fused_attn = True  # always F.scaled_dot_product_attention, never a softmax
-        self.norm = nn.LayerNorm(config.dim, eps=1e-6)
+        self.norm = nn.LayerNorm(config.dim, eps=config.norm_eps)
         self.apply(init_weights_vit_timm)
+        if config.depth_scaled_init:
+            scale_residual_outputs(self.blocks)
 
     def n_patches(self, n_samples: int) -> int:
         """Patches per lead for ``n_samples``; ConfigError unless a multiple of ``patch_size``."""
@@ -160,7 +192,8 @@ class PatchTransformer(Encoder):
         set both its position code and, with CroPA, whom it may attend to. Methods use this to
         insert their own tokens (e.g. a learned mask token) in place of patch embeddings.
         """
-        pos = sincos_2d(lead_ids, time_ids, self.embed_dim).to(h.dtype)
+        pos = sincos_2d(lead_ids, time_ids, self.embed_dim, layout=self.config.pos_layout)
+        pos = pos.to(h.dtype)
         mask = cropa_mask(lead_ids, time_ids) if self.config.attention == "cropa" else None
         if not self.config.pos_every_block:
             h = h + pos

@@ -1,8 +1,8 @@
-"""Bootstrap over test records: fixed resample indices, vectorised AUROC/AUPRC/F1, paired tests.
+"""Bootstrap over test records: fixed resample indices, vectorised AUROC/AUPRC/F1.
 
 Every method evaluated on the same test set (records in the same order, e.g. sorted by record
-id) gets the same resample indices from ``bootstrap_indices(n, n_boot, seed)``, so confidence
-intervals are comparable and differences between methods are paired.
+id, with the same labels) gets the same resample indices from ``valid_resamples(y_true, n_boot,
+seed)``, so confidence intervals are comparable and differences between methods are paired.
 
 A resample is represented by its counts (how often each record was drawn), and every metric is
 computed as a count-weighted statistic, which equals the metric on the resampled arrays: AUROC is
@@ -10,14 +10,17 @@ the Mann-Whitney statistic with tied scores counted half (sklearn's ``roc_auc_sc
 sklearn's step-wise ``average_precision_score``. Scores are sorted once per class, so 1,000
 resamples cost a handful of array passes instead of 1,000 sklearn calls per class.
 
-Classes that have only positives or only negatives in a resample are left out of that resample's
-macro average (macro over the classes valid in the resample); a resample with no valid class at
-all yields NaN and is ignored by the percentile CI and the paired test.
+Resamples in which a class evaluable on the whole test set has no positive (or no negative) are
+rejected and redrawn, as the PTB-XL benchmark's ``get_appropriate_bootstrap_samples`` does
+(``valid_resamples``; the number redrawn is reported, and where nearly every resample misses a
+class it falls back to plain resamples, see there). Scoring plain ``bootstrap_indices`` leaves
+such a class out of that resample's macro average instead; a resample with no valid class at all
+yields NaN and is ignored by the percentile CI. Paired tests and the seed level of the
+bootstrap live in ``bench.evaluation.significance``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +34,60 @@ def bootstrap_indices(n: int, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> np
     if n < 1 or n_boot < 1:
         raise ValueError(f"bootstrap needs n >= 1 and n_boot >= 1, got n={n}, n_boot={n_boot}")
     return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+MAX_DRAWS_PER_RESAMPLE = 20  # redraw budget: draws per kept resample, on average
+
+
+@dataclass(frozen=True)
+class Resamples:
+    """Bootstrap resample indices [n_boot, n]: how many draws were rejected and redrawn, and
+    how many kept resamples still miss a class (non-zero only after the fallback)."""
+
+    indices: np.ndarray
+    n_redrawn: int
+    n_partial: int = 0
+
+
+def valid_resamples(y_true: np.ndarray, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> Resamples:
+    """``n_boot`` resamples of the records of ``y_true`` [N, C] keeping every evaluable class.
+
+    A class is evaluable when the whole set has a positive and a negative; a resample leaving
+    such a class without positives or without negatives is rejected and a new one drawn from
+    the same generator (the reference redraws on missing positives; missing negatives make
+    AUROC just as undefined). The first draws are those of ``bootstrap_indices(n, n_boot,
+    seed)``, so a set that needs no redraw keeps exactly those resamples.
+
+    Fallback: where fewer than one draw in ``MAX_DRAWS_PER_RESAMPLE`` keeps every class (many
+    classes with one or two test positives, e.g. the 71-class label set on a small test fold),
+    redrawing would condition the bootstrap on a rare event (the reference would loop for
+    long); then the plain ``bootstrap_indices`` are returned, a resample's missing classes are
+    left out of its macro average, and ``n_partial`` counts such resamples.
+    """
+    positives = np.asarray(y_true) > 0.5
+    if positives.ndim != 2:
+        raise ValueError(f"y_true must be [N, C], got shape {positives.shape}")
+    n = len(positives)
+    evaluable = positives[:, positives.any(axis=0) & ~positives.all(axis=0)]
+    rng = np.random.default_rng(seed)
+    kept: list[np.ndarray] = []
+    n_kept = drawn = 0
+    while n_kept < n_boot:
+        if drawn >= MAX_DRAWS_PER_RESAMPLE * n_boot:
+            plain = bootstrap_indices(n, n_boot, seed)
+            return Resamples(plain, 0, int((~_keeps_every_class(plain, evaluable)).sum()))
+        batch = rng.integers(0, n, size=(n_boot - n_kept, n))
+        drawn += len(batch)
+        ok = _keeps_every_class(batch, evaluable)
+        kept.append(batch[ok])
+        n_kept += int(ok.sum())
+    return Resamples(np.concatenate(kept), drawn - n_boot)
+
+
+def _keeps_every_class(indices: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """Whether each resample holds a positive and a negative of every column of ``positives``."""
+    n_pos = resample_counts(indices, len(positives)) @ positives
+    return ((n_pos > 0) & (n_pos < len(positives))).all(axis=1)
 
 
 def resample_counts(indices: np.ndarray, n: int) -> np.ndarray:
@@ -112,69 +169,6 @@ def percentile_ci(samples: np.ndarray, level: float = DEFAULT_LEVEL) -> tuple[fl
     tail = (1 - level) / 2
     low, high = np.quantile(finite, [tail, 1 - tail])
     return float(low), float(high)
-
-
-@dataclass(frozen=True)
-class PairedTest:
-    """Paired bootstrap comparison of a method with a baseline on the same test records."""
-
-    difference: float  # observed method - baseline (means over seeds)
-    low: float
-    high: float
-    level: float
-    p_value: float  # two-sided, floored at 1 / n_boot
-    n_boot: int
-
-
-def paired_test_from_samples(
-    observed_difference: float,
-    method_samples: np.ndarray,
-    baseline_samples: np.ndarray,
-    level: float = DEFAULT_LEVEL,
-) -> PairedTest:
-    """Paired test from per-seed resample scores [S, B] of both sides (same resample indices).
-
-    On each resample the difference of the seed means is taken; the p-value is
-    ``2 * min(P(diff <= 0), P(diff >= 0))`` over the resamples, floored at 1 / n_boot.
-    """
-    method_mean = np.atleast_2d(method_samples).mean(axis=0)
-    baseline_mean = np.atleast_2d(baseline_samples).mean(axis=0)
-    if method_mean.shape != baseline_mean.shape:
-        raise ValueError("method and baseline samples must come from the same resamples")
-    differences = method_mean - baseline_mean
-    differences = differences[np.isfinite(differences)]
-    n_boot = method_mean.shape[0]
-    if differences.size == 0:
-        return PairedTest(observed_difference, np.nan, np.nan, level, np.nan, n_boot)
-    tails = min(np.mean(differences <= 0), np.mean(differences >= 0))
-    p_value = float(np.clip(2 * tails, 1 / n_boot, 1.0))
-    low, high = percentile_ci(differences, level)
-    return PairedTest(float(observed_difference), low, high, level, p_value, n_boot)
-
-
-def paired_bootstrap_test(
-    y_true: np.ndarray,
-    method_scores: Sequence[np.ndarray],
-    baseline_scores: Sequence[np.ndarray],
-    indices: np.ndarray,
-    level: float = DEFAULT_LEVEL,
-) -> PairedTest:
-    """Paired bootstrap test of macro AUROC: per-seed score matrices of a method and a baseline.
-
-    Both sides are scored on the same test records (rows aligned with ``y_true``); on each
-    resample the mean-over-seeds macro AUROC of each side is compared.
-    """
-    if not method_scores or not baseline_scores:
-        raise ValueError("the paired test needs at least one score matrix per side")
-    full = np.ones((1, len(y_true)), dtype=np.int64)
-    sides = []
-    observed = []
-    for scores in (method_scores, baseline_scores):
-        sides.append(np.stack([macro_auroc_samples(y_true, s, indices) for s in scores]))
-        observed.append(
-            np.mean([nan_row_mean(class_auroc_auprc(y_true, s, full)[0])[0] for s in scores])
-        )
-    return paired_test_from_samples(observed[0] - observed[1], sides[0], sides[1], level)
 
 
 def nan_row_mean(values: np.ndarray) -> np.ndarray:

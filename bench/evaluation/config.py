@@ -17,11 +17,20 @@ class FinetuneConfig:
     The run lasts ``epochs`` passes over the labelled records but at least ``min_steps``
     optimiser steps (tiny fractions would otherwise train for a handful of steps), capped by
     ``max_steps``. The encoder learns at ``lr * encoder_lr_scale`` (discriminative learning
-    rates; 1.0 for a model trained from scratch), the head at ``lr``, with ``warmup_fraction``
-    of linear warm-up and a cosine decay. Validation (fold 9) macro AUROC is measured
+    rates; 1.0 for a model trained from scratch), the head at ``lr``. ``schedule``: "cosine"
+    (``warmup_fraction`` of linear warm-up, then a cosine decay to 0) or "one_cycle" (fastai's
+    / torch's one-cycle policy as the PTB-XL benchmark trains: ``warmup_fraction`` rising from
+    lr / 25, cosine down to lr / 25e4, Adam's beta1 cycled 0.95 -> 0.85 -> 0.95; set
+    ``warmup_fraction: 0.3`` for fastai's default). Validation (fold 9) macro AUROC is measured
     ``evaluations`` times, evenly spaced; the best state is kept and training stops after
-    ``patience`` evaluations without improvement. ``head`` is a linear layer or the CPC
-    paper's MLP (``hidden`` units, batch norm, dropout).
+    ``patience`` evaluations without improvement.
+
+    ``head`` on the encoder's ``embed`` (every encoder's embed is already pooled: concat
+    pooling for CPC and xresnet1d): "method" (default) is the head the method's paper names
+    (``Method.finetune_head``: CPC's BN -> dropout 0.25 -> 512 -> ReLU -> BN -> dropout 0.5 ->
+    Linear; the xresnet1d's the same with 128 hidden) and "linear" for a method naming none;
+    "linear" is batch norm (no affine) + a linear layer for every method; "mlp" is that
+    paper head with this config's ``hidden``, ``input_dropout`` and ``dropout``.
     """
 
     epochs: int = 20
@@ -35,8 +44,10 @@ class FinetuneConfig:
     grad_clip: float | None = 1.0
     evaluations: int = 10
     patience: int = 5
-    head: Literal["linear", "mlp"] = "linear"
+    schedule: Literal["cosine", "one_cycle"] = "cosine"
+    head: Literal["method", "linear", "mlp"] = "method"
     hidden: int = 512
+    input_dropout: float = 0.25
     dropout: float = 0.5
     precision: Precision = "auto"
 
@@ -56,6 +67,7 @@ class FinetuneConfig:
         check_range("evaluation.finetune.patience", self.patience, 1)
         check_range("evaluation.finetune.hidden", self.hidden, 1)
         check_range("evaluation.finetune.dropout", self.dropout, 0, 0.99)
+        check_range("evaluation.finetune.input_dropout", self.input_dropout, 0, 0.99)
 
 
 @dataclass(frozen=True)
@@ -67,9 +79,17 @@ class EvaluationConfig:
     the mean of a record's window embeddings, fine-tuning aggregates window probabilities by
     ``aggregate`` ("mean" as the SSL papers, "max" as the PTB-XL benchmark code). The test
     fold's bootstrap uses ``n_boot`` fixed resamples (seed ``boot_seed``) and ``ci_level``.
+
+    ``val_fraction``: which validation records select the model (probe strength, fine-tuning
+    state, F1 thresholds). ``full``: the whole validation fold at every label fraction.
+    ``same``: the subset of the validation fold drawn by the rule of the labelled training
+    subset (``bench.evaluation.fractions``: nested, stratified, patient-grouped, a positive of
+    every class) at the cell's fraction and seed, so a 1 % cell also selects on about 1 % of
+    the validation labels, as a practitioner with 1 % of the labels would.
     """
 
     stride_s: float | None = None
+    val_fraction: Literal["same", "full"] = "full"
     aggregate: Literal["mean", "max"] = "mean"
     linear: LinearProbeConfig = field(default_factory=LinearProbeConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)

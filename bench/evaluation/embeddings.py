@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bench.atomic import atomic_write
+from bench.atomic import quarantine, verify_checked, write_checked
 from bench.data.signals import SignalSet
 from bench.encoders.base import Encoder
-from bench.errors import DataError
+from bench.errors import CorruptFileError, DataError
 from bench.evaluation.windows import apply_windowed
 from bench.hashing import stable_hash
 from bench.paths import cache_dir
@@ -61,11 +62,16 @@ def dataset_embeddings(
     device: torch.device,
     batch_size: int = 256,
 ) -> Embeddings:
-    """Mean window embedding of every record of ``data``, from the cache or computed once."""
+    """Mean window embedding of every record of ``data``, from the cache or computed once.
+
+    The cache file's checksum (sidecar) is verified on reading; a corrupt one is moved aside
+    (reported by name) and computed again.
+    """
     path = embedding_path(encoder_key, data, window, stride)
     if path.exists():
-        with np.load(path) as stored:
-            return Embeddings(stored["record_ids"], stored["features"])
+        cached = _read_cache(path)
+        if cached is not None:
+            return cached
     encoder = encoder.to(device).eval()
     features = apply_windowed(
         data.signals, encoder.embed, window, stride, "mean", device, batch_size
@@ -74,5 +80,16 @@ def dataset_embeddings(
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, record_ids=record_ids, features=features)
-    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
+    write_checked(path, lambda handle: handle.write(buffer.getvalue()))
     return Embeddings(record_ids, features)
+
+
+def _read_cache(path: Path) -> Embeddings | None:
+    """The cached embeddings at ``path``; None (the file moved aside) when it is corrupt."""
+    try:
+        verify_checked(path)
+        with np.load(path, allow_pickle=False) as stored:
+            return Embeddings(stored["record_ids"], stored["features"])
+    except (CorruptFileError, OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        quarantine(path, str(error).replace(str(path), path.name))
+        return None

@@ -93,6 +93,23 @@ def task_fraction_rows(data: TaskData, fraction: float, seed: int) -> np.ndarray
     return train[fraction_subset(data.labels[train], data.patient_ids[train], fraction, seed)]
 
 
+def task_validation_rows(
+    data: TaskData, fraction: float, seed: int, val_fraction: str
+) -> np.ndarray:
+    """Row indices into ``data`` of the validation records that select a cell's model.
+
+    ``full``: the whole validation fold; ``same``: its ``fraction`` subset drawn by the rule of
+    the labelled training subset (nested, stratified, patient-grouped, every class covered)
+    with the cell's seed.
+    """
+    val = data.split_indices("val")
+    if val_fraction == "full":
+        return val
+    if val_fraction != "same":
+        raise ConfigError(f"evaluation.val_fraction = {val_fraction!r}; use 'same' or 'full'")
+    return val[fraction_subset(data.labels[val], data.patient_ids[val], fraction, seed)]
+
+
 def fraction_report(
     labels: np.ndarray,
     patient_ids: np.ndarray,

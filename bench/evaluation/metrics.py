@@ -11,7 +11,10 @@ Conventions (y_true [N, C] in {0, 1}, y_score [N, C] any real scores):
   A class without validation positives gets a threshold just above its highest validation
   score (nothing there is predicted positive).
 - CIs come from ``bench.evaluation.bootstrap`` with fixed resample indices over the test records
-  (sorted by record id when ids are given), percentile intervals at ``level`` (0.9 by default).
+  (sorted by record id when ids are given), percentile intervals at ``level`` (0.9 by default);
+  resamples leaving an evaluated class without positives or negatives are redrawn, and
+  ``ci["n_redrawn"]`` says how many were (``ci["n_partial"]``: resamples scored without a class
+  where nearly all miss one, see ``bench.evaluation.bootstrap.valid_resamples``).
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from bench.errors import BenchError
 from bench.evaluation.bootstrap import (
     DEFAULT_LEVEL,
     DEFAULT_N_BOOT,
-    bootstrap_indices,
     percentile_ci,
     resampled_macro_scores,
+    valid_resamples,
 )
 
 MAIN_METRICS = ("macro_auroc", "macro_auprc", "macro_f1")
@@ -154,9 +157,11 @@ def evaluate_cell(
     if test_record_ids is not None:
         order = np.argsort(np.asarray(test_record_ids), kind="stable")
         test_true, test_score = test_true[order], test_score[order]
-    indices = bootstrap_indices(len(test_true), n_boot, boot_seed)
-    samples = resampled_macro_scores(test_true, test_score, indices, thresholds)
+    resamples = valid_resamples(test_true, n_boot, boot_seed)
+    samples = resampled_macro_scores(test_true, test_score, resamples.indices, thresholds)
     ci: dict[str, Any] = {"level": level, "n_boot": n_boot, "seed": boot_seed}
+    ci["n_redrawn"] = resamples.n_redrawn  # resamples redrawn for missing a class's positives
+    ci["n_partial"] = resamples.n_partial  # resamples scored without a class (the fallback)
     ci.update({name: list(percentile_ci(samples[name], level)) for name in MAIN_METRICS})
     return CellMetrics(metrics=metrics, ci=ci)
 

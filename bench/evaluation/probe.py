@@ -13,7 +13,9 @@ from sklearn.preprocessing import StandardScaler
 
 from bench.config import check_range
 from bench.errors import ConfigError
+from bench.evaluation.kind_probes import kind_probe
 from bench.evaluation.metrics import macro_auroc
+from bench.task import TaskKind
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,8 @@ class ProbeResult:
     val_scores: np.ndarray
     test_scores: np.ndarray
     best_c: float
-    val_auroc_by_c: dict[float, float] = field(default_factory=dict)
+    val_auroc_by_c: dict[float, float] = field(default_factory=dict)  # of selection_metric
+    selection_metric: str = "macro_auroc"
 
 
 def linear_probe(
@@ -50,10 +53,22 @@ def linear_probe(
     val: tuple[np.ndarray, np.ndarray],
     test_features: np.ndarray,
     config: LinearProbeConfig,
+    kind: TaskKind = "multilabel",
+    main_metric: str = "macro_auroc",
 ) -> ProbeResult:
-    """Fit one probe per C on ``train`` (features, labels), keep the best on ``val``."""
+    """Fit one probe per C on ``train`` (features, labels), keep the best on ``val``.
+
+    multilabel: one-vs-rest logistic, selected on validation macro AUROC; multiclass and
+    regression: ``bench.evaluation.kind_probes`` (selected on the task's main metric).
+    """
     scaler = StandardScaler().fit(train[0])
     train_x, val_x, test_x = (scaler.transform(x) for x in (train[0], val[0], test_features))
+    if kind != "multilabel":
+        fitted = kind_probe(
+            kind, main_metric, (train_x, train[1]), (val_x, val[1]), test_x, config.c_grid,
+            config.max_iter,
+        )  # fmt: skip
+        return ProbeResult(*fitted, selection_metric=main_metric)
     models = {c: _fit(train_x, train[1], c, config.max_iter) for c in config.c_grid}
     by_c = {c: macro_auroc(val[1], _scores(model, val_x)) for c, model in models.items()}
     best_c = max(by_c, key=lambda c: (by_c[c], -c))

@@ -1,6 +1,7 @@
 """One evaluation cell: fraction subset, linear probe or fine-tune, metrics, result record.
 
-``run_cell`` selects on the validation fold (9) and reports on the test fold (10);
+``run_cell`` selects on the validation fold (9; with ``evaluation.val_fraction: same`` on its
+subset at the cell's label fraction) and reports on the test fold (10);
 ``validation_score`` (used by ``bench tune``) fits the same way but scores the validation fold
 only: it never indexes, embeds or scores a test record. Both go through ``fit_protocol``.
 """
@@ -15,15 +16,18 @@ import numpy as np
 
 from bench import __version__
 from bench.config import to_dict
+from bench.evaluation.bootstrap import valid_resamples
 from bench.evaluation.finetune import WindowedEval, finetune
-from bench.evaluation.fractions import task_fraction_rows
-from bench.evaluation.metrics import evaluate_cell, macro_auroc
+from bench.evaluation.fractions import task_fraction_rows, task_validation_rows
+from bench.evaluation.kind_metrics import evaluate_multiclass, evaluate_regression
+from bench.evaluation.metrics import CellMetrics, evaluate_cell, macro_auroc
+from bench.evaluation.objectives import Objective
 from bench.evaluation.probe import linear_probe
 from bench.evaluation.windows import apply_windowed
 from bench.grid.plan import Cell
 from bench.grid.results import CellResult, Predictions, collect_provenance
 from bench.grid.workspace import Workspace
-from bench.task import TaskData
+from bench.task import Task, TaskData, TaskKind
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ class ProtocolFit:
 
 @dataclass(frozen=True)
 class ValidationScore:
-    """Validation (fold 9) macro AUROC of one cell's protocol, and how it selected."""
+    """Validation (fold 9) score of one cell's protocol (macro AUROC; for the other kinds the
+    main metric, negated when lower is better), and how it selected."""
 
     macro_auroc: float
     n_train: int
@@ -56,24 +61,34 @@ class ValidationScore:
 
 
 def fit_protocol(
-    cell: Cell, workspace: Workspace, data: TaskData, rows: CellRows, inputs: np.ndarray
+    cell: Cell,
+    workspace: Workspace,
+    data: TaskData,
+    rows: CellRows,
+    inputs: np.ndarray,
+    kind: TaskKind = "multilabel",
+    main_metric: str = "macro_auroc",
 ) -> ProtocolFit:
     """Fit the cell's protocol on ``rows.train``, select on ``rows.val``, score ``rows.report``.
 
     ``inputs`` is row-aligned with ``data``: per-record embeddings for the linear probe, the
     signals for fine-tuning. Only the rows in ``rows`` are read from it.
+    ``kind`` / ``main_metric``: the task's (probe, loss and selection follow them).
     """
-    evaluation = workspace.profile.evaluation
+    evaluation = cell.unit.evaluation
     if cell.protocol == "linear":
         probe = linear_probe(
             (inputs[rows.train], data.labels[rows.train]),
             (inputs[rows.val], data.labels[rows.val]),
             inputs[rows.report],
             evaluation.linear,
+            kind,
+            main_metric,
         )
-        details: dict[str, Any] = {"best_c": probe.best_c, "val_auroc_by_c": probe.val_auroc_by_c}
+        by_c = "val_auroc_by_c" if kind == "multilabel" else f"val_{probe.selection_metric}_by_c"
+        details: dict[str, Any] = {"best_c": probe.best_c, by_c: probe.val_auroc_by_c}
         return ProtocolFit(probe.val_scores, probe.test_scores, details)
-    window, stride = workspace.window(workspace.dataset(cell.task.dataset))
+    window, stride = workspace.window(workspace.unit_data(cell.unit), cell.unit)
     tuned = finetune(
         workspace.encoder(cell.unit, cell.seed),
         (inputs[rows.train], data.labels[rows.train]),
@@ -85,6 +100,8 @@ def fit_protocol(
         cell.seed,
         encoder_lr_scale=None if cell.unit.needs_pretraining else 1.0,
         progress=workspace.progress,
+        named_head=cell.unit.named_head,
+        objective=Objective.for_task(kind, main_metric, data.labels[rows.train]),
     )
     details = {"best_step": tuned.best_step, "steps": tuned.steps, "val_curve": tuned.val_curve}
     return ProtocolFit(tuned.val_scores, tuned.test_scores, details)
@@ -93,29 +110,38 @@ def fit_protocol(
 def run_cell(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions]:
     """Evaluate ``cell``: select on fold 9, report on fold 10 (scored once, at the end)."""
     started = time.perf_counter()
-    data = workspace.task_data(cell.task)
+    data = workspace.task_data(cell.task, cell.unit.setup.preprocessing)
     train_rows = data.split_indices("train")
     subset = task_fraction_rows(data, cell.fraction, cell.seed)
-    val, test = data.split_indices("val"), data.split_indices("test")
+    evaluation = cell.unit.evaluation
+    val = task_validation_rows(data, cell.fraction, cell.seed, evaluation.val_fraction)
+    test = data.split_indices("test")
     workspace.encoder(cell.unit, cell.seed)
     timings = {"encoder_s": time.perf_counter() - started}
     inputs = data.signals
     if cell.protocol == "linear":
         inputs = workspace.embeddings(cell.unit, cell.seed).rows(data.record_ids)
         timings["embeddings_s"] = time.perf_counter() - started - timings["encoder_s"]
-    fit = fit_protocol(cell, workspace, data, CellRows(subset, val, test), inputs)
-    evaluation = workspace.profile.evaluation
-    measured = evaluate_cell(
-        data.labels[val],
-        fit.val_scores,
-        data.labels[test],
-        fit.report_scores,
-        data.label_names,
-        test_record_ids=data.record_ids[test],
-        n_boot=evaluation.n_boot,
-        boot_seed=evaluation.boot_seed,
-        level=evaluation.ci_level,
+    rows = CellRows(subset, val, test)
+    fit = fit_protocol(cell, workspace, data, rows, inputs, cell.task.kind, cell.task.main_metric)
+    measured = (
+        kind_metrics(cell, data, test, fit)
+        if cell.task.kind != "multilabel"
+        else evaluate_cell(
+            data.labels[val],
+            fit.val_scores,
+            data.labels[test],
+            fit.report_scores,
+            data.label_names,
+            test_record_ids=data.record_ids[test],
+            n_boot=evaluation.n_boot,
+            boot_seed=evaluation.boot_seed,
+            level=evaluation.ci_level,
+        )
     )
+    extra, extra_ci = task_extra_metrics(cell, data, (val, test), fit)
+    measured.metrics.update(extra)
+    measured.ci.update(extra_ci)
     timings["total_s"] = time.perf_counter() - started
     result = CellResult(
         **cell.identity(),
@@ -126,13 +152,52 @@ def run_cell(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions]
         n_test=len(test),
         realised_fraction=len(subset) / len(train_rows),
         config=cell_config(cell, workspace, fit.details),
-        provenance=collect_provenance(data.fingerprint),
+        provenance=collect_provenance(data.fingerprint, folds=data.fold_spec),
         metrics=measured.metrics,
         ci=measured.ci,
         timings=timings,
+        pretraining=workspace.pretraining(cell.unit, cell.seed),
     )
     predictions = Predictions(data.record_ids[test], data.labels[test], fit.report_scores)
     return result, predictions
+
+
+def kind_metrics(cell: Cell, data: TaskData, test: np.ndarray, fit: ProtocolFit) -> CellMetrics:
+    """Test metrics and CIs of a multiclass or regression cell (``bench.evaluation.kind_metrics``);
+    ``metrics['main_metric']`` names the task's main metric."""
+    evaluation = cell.unit.evaluation
+    evaluate = evaluate_multiclass if cell.task.kind == "multiclass" else evaluate_regression
+    measured = evaluate(
+        data.labels[test],
+        fit.report_scores,
+        data.label_names,
+        test_record_ids=data.record_ids[test],
+        n_boot=evaluation.n_boot,
+        boot_seed=evaluation.boot_seed,
+        level=evaluation.ci_level,
+    )
+    measured.metrics["main_metric"] = cell.task.main_metric
+    return measured
+
+
+def task_extra_metrics(
+    cell: Cell, data: TaskData, rows: tuple[np.ndarray, np.ndarray], fit: ProtocolFit
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The task's own metrics (``Task.extra_metrics``) on the test rows sorted by record id,
+    with the same bootstrap resamples as the cell's other CIs."""
+    if type(cell.task).extra_metrics is Task.extra_metrics:
+        return {}, {}
+    val, test = rows
+    evaluation = cell.unit.evaluation
+    order = np.argsort(data.record_ids[test], kind="stable")
+    test_true, test_score = data.labels[test][order], fit.report_scores[order]
+    indices = valid_resamples(test_true, evaluation.n_boot, evaluation.boot_seed).indices
+    return cell.task.extra_metrics(
+        (data.labels[val], fit.val_scores),
+        (test_true, test_score),
+        data.label_names,
+        (indices, evaluation.ci_level),
+    )
 
 
 def validation_score(cell: Cell, workspace: Workspace) -> ValidationScore:
@@ -142,15 +207,20 @@ def validation_score(cell: Cell, workspace: Workspace) -> ValidationScore:
     and the linear probe embeds only the labelled fraction and validation (no embedding cache,
     which would hold every record). Pretraining goes through the keyed, resumable path.
     """
-    data = workspace.task_data(cell.task)
+    data = workspace.task_data(cell.task, cell.unit.setup.preprocessing)
     subset = task_fraction_rows(data, cell.fraction, cell.seed)
-    val = data.split_indices("val")
+    val_fraction = cell.unit.evaluation.val_fraction
+    val = task_validation_rows(data, cell.fraction, cell.seed, val_fraction)
     rows = CellRows(subset, val, val)
     inputs = data.signals
     if cell.protocol == "linear":
         inputs = _embedded_rows(cell, workspace, data, np.union1d(subset, val))
-    fit = fit_protocol(cell, workspace, data, rows, inputs)
-    score = macro_auroc(data.labels[val], fit.val_scores)
+    fit = fit_protocol(cell, workspace, data, rows, inputs, cell.task.kind, cell.task.main_metric)
+    if cell.task.kind == "multilabel":
+        score = macro_auroc(data.labels[val], fit.val_scores)
+    else:  # the main metric, oriented so that higher is better (MAE negated)
+        objective = Objective.for_task(cell.task.kind, cell.task.main_metric, data.labels[subset])
+        score = objective.score(data.labels[val], fit.val_scores)
     return ValidationScore(score, len(subset), len(val), fit.details)
 
 
@@ -159,8 +229,8 @@ def _embedded_rows(
 ) -> np.ndarray:
     """Frozen embeddings of ``rows`` only, in a row-aligned array (other rows are NaN)."""
     encoder = workspace.encoder(cell.unit, cell.seed).to(workspace.device).eval()
-    window, stride = workspace.window(workspace.dataset(cell.task.dataset))
-    batch = workspace.profile.evaluation.batch_size
+    window, stride = workspace.window(workspace.unit_data(cell.unit), cell.unit)
+    batch = cell.unit.evaluation.batch_size
     embedded = apply_windowed(
         data.signals[rows], encoder.embed, window, stride, "mean", workspace.device, batch
     )
@@ -181,6 +251,7 @@ def cell_config(cell: Cell, workspace: Workspace, details: dict[str, Any]) -> di
         "train": setup.train.learning_dict() if cell.unit.needs_pretraining else None,
         "preprocessing": to_dict(setup.preprocessing),
         "window_s": setup.window_s,
-        "evaluation": to_dict(workspace.profile.evaluation),
+        "input": cell.unit.input_kind(workspace.profile),
+        "evaluation": to_dict(cell.unit.evaluation),
         "selection": details,
     }

@@ -13,10 +13,14 @@ from bench.hashing import stable_hash
 
 GRIDS_DIR = "grids"
 LATEST = "latest"
+# Run config fields added later, at the value that means what grids before them did: left out
+# of the manifest there, so an older grid keeps its key.
+_LATER_FIELDS = {"pretrain_seeds": None}
 
 
 def write_grid_manifest(results: Path, config: dict[str, Any], eval_keys: Sequence[str]) -> Path:
     """Store the run config and cell keys under <results>/grids/<key>.json and as latest.json."""
+    config = {k: v for k, v in config.items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
     document = {"config": config, "eval_keys": sorted(eval_keys)}
     blob = json.dumps(document, indent=1, sort_keys=True).encode()
     folder = results / GRIDS_DIR

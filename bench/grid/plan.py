@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,20 @@ import yaml
 from bench.config import check_range, deep_merge, from_dict, replace, to_dict
 from bench.data.signals import SignalSet
 from bench.errors import ConfigError
+from bench.evaluation.config import EvaluationConfig
+from bench.evaluation.finetune import head_spec
 from bench.evaluation.fractions import DEFAULT_FRACTIONS, check_fraction
 from bench.grid.profiles import Profile, load_profile
 from bench.hashing import MAJOR_VERSION, stable_hash
-from bench.method import METHODS, Protocol
+from bench.method import (
+    METHODS,
+    HeadSpec,
+    MatchedConfig,
+    Method,
+    Protocol,
+    matched_name,
+    split_matched,
+)
 from bench.task import TASKS, Task, expand_tasks
 from bench.training.planning import PretrainPlan, input_spec_for, plan_pretraining
 from bench.training.spec import PretrainSetup
@@ -26,16 +37,21 @@ PROTOCOLS: tuple[Protocol, ...] = ("linear", "finetune")
 class RunConfig:
     """What ``bench run`` covers (flags, a YAML ``--config`` and ``--set key=value``).
 
-    ``methods``/``tasks`` take names or groups ("all", "ptbxl"); ``seeds`` is a count (3 ->
-    seeds 0, 1, 2) or a list; ``profile`` is a built-in profile or a YAML path and
-    ``profile_overrides`` is merged into it (e.g. {"train": {"epochs": 2}}); ``data_roots``
-    maps dataset names to folders.
+    ``methods``/``tasks`` take names or groups ("all", "ptbxl"); ``seeds`` (the fraction seeds:
+    labelled subset, probe and fine-tuning) is a count (3 -> seeds 0, 1, 2) or a list;
+    ``pretrain_seeds`` is a count (N -> the profile's ``train.seed`` and the N - 1 after it) or a
+    list, None for the profile's ``pretrain_seeds`` count: every method gets one encoder per
+    pretraining seed (a baseline without pretraining: one initialisation seed), and every
+    fraction seed is evaluated on every one of them; ``profile`` is a built-in profile or a
+    YAML path and ``profile_overrides`` is merged into it (e.g. {"train": {"epochs": 2}});
+    ``data_roots`` maps dataset names to folders.
     """
 
     methods: tuple[str, ...] = ("all",)
     tasks: tuple[str, ...] = ("synthetic",)
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
     seeds: int | tuple[int, ...] = 3
+    pretrain_seeds: int | tuple[int, ...] | None = None
     protocols: tuple[Protocol, ...] = PROTOCOLS
     profile: str = "smoke"
     profile_overrides: dict[str, Any] = field(default_factory=dict)
@@ -51,6 +67,13 @@ class RunConfig:
         else:
             for seed in self.seeds:
                 check_range("seeds", seed, 0)
+        if isinstance(self.pretrain_seeds, int):
+            check_range("pretrain_seeds", self.pretrain_seeds, 1)
+        elif self.pretrain_seeds is not None:
+            if not self.pretrain_seeds:
+                raise ConfigError("pretrain_seeds must list at least one seed")
+            for seed in self.pretrain_seeds:
+                check_range("pretrain_seeds", seed, 0)
         for protocol in self.protocols:
             if protocol not in PROTOCOLS:
                 raise ConfigError(f"unknown protocol {protocol!r}; use {', '.join(PROTOCOLS)}")
@@ -59,6 +82,13 @@ class RunConfig:
     def seed_list(self) -> tuple[int, ...]:
         """The evaluation seeds."""
         return tuple(range(self.seeds)) if isinstance(self.seeds, int) else self.seeds
+
+    def pretrain_seed_list(self, profile: Profile) -> tuple[int, ...]:
+        """The pretraining (or baseline initialisation) seeds under ``profile``."""
+        seeds = profile.pretrain_seeds if self.pretrain_seeds is None else self.pretrain_seeds
+        if isinstance(seeds, int):
+            return tuple(profile.train.seed + i for i in range(seeds))
+        return tuple(seeds)
 
 
 def load_run_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig:
@@ -84,27 +114,78 @@ def resolved_profile(config: RunConfig) -> Profile:
 
 
 def expand_methods(names: tuple[str, ...]) -> list[str]:
-    """Method names with 'all' expanded to every registered method, order kept."""
+    """Method names with 'all' expanded, order kept.
+
+    'all' is every registered method, then the matched baselines of every SSL method (each
+    baseline that ``builds_on_backbones`` on each method that needs pretraining, e.g.
+    ``random_init[cpc]``, ``supervised[cpc]``). A matched name may also be given on its own.
+    """
     expanded: list[str] = []
     for name in names:
-        members = METHODS.names() if name == "all" else [METHODS.get(name).name]
+        members = all_methods() if name == "all" else [_checked_name(name)]
         expanded.extend(m for m in members if m not in expanded)
     return expanded
 
 
+def all_methods() -> list[str]:
+    """Every registered method, then every matched baseline of every SSL method."""
+    registered = METHODS.names()
+    ssl = [m for m in registered if METHODS.get(m).needs_pretraining]
+    baselines = [m for m in registered if METHODS.get(m).builds_on_backbones]
+    return registered + [matched_name(b, m) for m in ssl for b in baselines]
+
+
+def _checked_name(name: str) -> str:
+    """The registered name of ``name`` (a matched name's parts checked)."""
+    baseline, backbone = split_matched(name)
+    if backbone is None:
+        return METHODS.get(name).name
+    baseline_class, backbone_class = METHODS.get(baseline), METHODS.get(backbone)
+    if not baseline_class.builds_on_backbones or not backbone_class.needs_pretraining:
+        raise ConfigError(
+            f"{name!r}: a matched baseline is random_init[...] or supervised[...] around an SSL "
+            "method (one that needs pretraining)"
+        )
+    return matched_name(baseline_class.name, backbone_class.name)
+
+
 @dataclass(frozen=True)
 class Unit:
-    """One encoder the grid evaluates: a pretraining (plan set) or a baseline initialisation."""
+    """One encoder the grid evaluates: a pretraining (plan set) or a baseline initialisation.
+
+    ``seed`` is the pretraining's ``train.seed``, or a baseline's initialisation seed (None: a
+    baseline initialised with each cell's own seed, as ``bench tune`` plans it).
+    ``evaluation`` is how its cells are evaluated (the profile's, with the method's section).
+    """
 
     method: str
     dataset: str
     setup: PretrainSetup
     key: str
     plan: PretrainPlan | None
+    seed: int | None = None
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
     @property
     def needs_pretraining(self) -> bool:
         return self.plan is not None
+
+    @property
+    def named_head(self) -> HeadSpec | None:
+        """The fine-tuning head the method's paper names (a matched baseline: its backbone's)."""
+        return self._paper_method.finetune_head
+
+    def input_kind(self, profile: Profile) -> str:
+        """``native`` where ``profile`` feeds this unit its paper's input, else ``shared``."""
+        native = profile.input == "native" and self._paper_method.native_input is not None
+        return "native" if native else "shared"
+
+    @property
+    def _paper_method(self) -> type[Method]:
+        config = self.setup.method_config
+        if isinstance(config, MatchedConfig):
+            return METHODS.get(config.backbone)
+        return self.setup.method
 
 
 @dataclass(frozen=True)
@@ -129,15 +210,27 @@ class Cell:
             "protocol": self.protocol,
             "fraction": self.fraction,
             "seed": self.seed,
+            "pretrain_seed": self.unit.seed if self.unit.seed is not None else self.seed,
         }
 
 
-def plan_unit(method: str, dataset: str, profile: Profile, data: SignalSet) -> Unit:
-    """The unit of ``method`` on ``dataset`` under ``profile`` (``data`` already loaded)."""
+def plan_unit(
+    method: str, dataset: str, profile: Profile, data: SignalSet, seed: int | None = None
+) -> Unit:
+    """The unit of ``method`` on ``dataset`` under ``profile``; ``data`` is the dataset loaded
+    with the unit's preprocessing (``profile.resolve(method).preprocessing``; under ``input:
+    native`` a method's own, see ``Workspace.plan_unit``).
+
+    ``seed`` replaces the pretraining's ``train.seed`` or fixes a baseline's initialisation
+    seed; None keeps the profile's ``train.seed`` and initialises a baseline per cell seed.
+    """
     setup = profile.resolve(method)
     if setup.method.needs_pretraining:
+        if seed is not None:
+            setup = dataclasses.replace(setup, train=dataclasses.replace(setup.train, seed=seed))
         plan = plan_pretraining(setup, dataset, data)
-        return Unit(method, dataset, setup, plan.key, plan)
+        evaluation = profile.evaluation_for(method)
+        return Unit(method, dataset, setup, plan.key, plan, setup.train.seed, evaluation)
     document = {
         "kind": "baseline",
         "major_version": MAJOR_VERSION,
@@ -147,7 +240,8 @@ def plan_unit(method: str, dataset: str, profile: Profile, data: SignalSet) -> U
         "preprocessing": to_dict(setup.preprocessing),
         "input": to_dict(input_spec_for(data, setup.window_s)),
     }
-    return Unit(method, dataset, setup, stable_hash(document), None)
+    evaluation = profile.evaluation_for(method)
+    return Unit(method, dataset, setup, stable_hash(document), None, seed, evaluation)
 
 
 def eval_key(
@@ -159,12 +253,17 @@ def eval_key(
     profile: Profile,
     data: SignalSet,
 ) -> str:
-    """Key of a cell: unit, task (version, data), protocol and its config, fraction, seed."""
-    evaluation = profile.evaluation
+    """Key of a cell: unit, task (version, data), protocol and its config, fraction, seed.
+
+    Two entries appear only where they change what older keys meant: a baseline's
+    initialisation seed where it differs from the cell seed (it used to be the cell seed), and
+    ``val_fraction`` where validation is not the whole fold (``same``).
+    """
+    evaluation = unit.evaluation
     protocol_config = (
         to_dict(evaluation.linear)
         if protocol == "linear"
-        else {**to_dict(evaluation.finetune), "aggregate": evaluation.aggregate}
+        else {**finetune_document(unit), "aggregate": evaluation.aggregate}
     )
     document = {
         "kind": "eval",
@@ -180,7 +279,25 @@ def eval_key(
         "seed": seed,
         "bootstrap": [evaluation.n_boot, evaluation.boot_seed, evaluation.ci_level],
     }
+    if not unit.needs_pretraining and unit.seed is not None and unit.seed != seed:
+        document["init_seed"] = unit.seed
+    if evaluation.val_fraction != "full":
+        document["val_fraction"] = evaluation.val_fraction
     return stable_hash(document)
+
+
+def finetune_document(unit: Unit) -> dict[str, Any]:
+    """The unit's fine-tuning config as keyed: the head it really gets ("linear" or its MLP
+    sizes) and ``schedule`` / ``input_dropout`` only where they matter, so a cell computed as
+    before keeps its key."""
+    finetune = unit.evaluation.finetune
+    document = to_dict(finetune)
+    del document["input_dropout"]
+    if finetune.schedule == "cosine":
+        del document["schedule"]
+    head = head_spec(finetune, unit.named_head)
+    document["head"] = "linear" if head is None else {"mlp": to_dict(head)}
+    return document
 
 
 def task_list(config: RunConfig) -> list[Task]:

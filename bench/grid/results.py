@@ -22,7 +22,8 @@ import re
 import socket
 import subprocess
 import traceback
-from collections.abc import Collection, Iterable, Sequence
+import zipfile
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -34,7 +35,8 @@ import pandas as pd
 
 from bench.atomic import atomic_write
 from bench.config import from_dict, to_dict
-from bench.errors import BenchError, DataError
+from bench.errors import BenchError, CorruptFileError, DataError
+from bench.grid.result_integrity import check_predictions, parse_sealed, seal, stored_integrity
 
 SCHEMA_VERSION = 1
 RUNS_DIR = "runs"
@@ -49,6 +51,10 @@ class ResultFileError(DataError):
     """A result or prediction file is missing, unreadable or does not match the schema."""
 
 
+class CorruptResultError(ResultFileError, CorruptFileError):
+    """A result or prediction file is truncated or altered (moved aside, its cell redone)."""
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a result came from: code version, packages, data, time and machine."""
@@ -60,6 +66,7 @@ class Provenance:
     created: str  # ISO 8601, UTC
     host: str
     python: str
+    folds: dict[str, Any] = field(default_factory=dict)  # how folds were made; {} = official
 
 
 PROVENANCE_PACKAGES = (
@@ -75,9 +82,12 @@ PROVENANCE_PACKAGES = (
 
 
 def collect_provenance(
-    data_fingerprint: str, packages: Sequence[str] = PROVENANCE_PACKAGES
+    data_fingerprint: str,
+    packages: Sequence[str] = PROVENANCE_PACKAGES,
+    folds: Mapping[str, Any] | None = None,
 ) -> Provenance:
-    """Provenance of a cell run now, from this process and the suite's git checkout."""
+    """Provenance of a cell run now, from this process and the suite's git checkout;
+    ``folds`` is the dataset's fold spec (empty for official folds)."""
     sha, dirty = _git_state()
     return Provenance(
         git_sha=sha,
@@ -87,6 +97,7 @@ def collect_provenance(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         host=socket.gethostname(),
         python=platform.python_version(),
+        folds=dict(folds or {}),
     )
 
 
@@ -111,6 +122,9 @@ class CellResult:
     config: dict[str, Any]
     provenance: Provenance
     status: Status = "ok"
+    # the encoder's seed: its pretraining's train.seed, or a baseline's initialisation seed
+    # (None in files written before pretraining seeds existed: read as 0)
+    pretrain_seed: int | None = None
     metrics: dict[str, Any] = field(
         default_factory=dict
     )  # see bench.evaluation.metrics.evaluate_cell
@@ -118,14 +132,18 @@ class CellResult:
         default_factory=dict
     )  # {"level", "n_boot", "seed", metric: [lo, hi]}
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    pretraining: dict[str, Any] = field(
+        default_factory=dict
+    )  # {"collapse": bench.training.collapse.collapse_summary}; empty without pretraining
     error: str | None = None  # failed cells: "ExceptionType: message"
     traceback: str | None = None  # failed cells: the last frames of the traceback
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
         check_key(self.eval_key)
-        if self.status == "ok" and "macro_auroc" not in self.metrics:
-            raise ValueError(f"cell {self.eval_key}: an 'ok' result needs metrics['macro_auroc']")
+        main = self.metrics.get("main_metric", "macro_auroc")  # named by non-multilabel kinds
+        if self.status == "ok" and main not in self.metrics:
+            raise ValueError(f"cell {self.eval_key}: an 'ok' result needs metrics[{main!r}]")
         if self.status == "failed" and not self.error:
             raise ValueError(f"cell {self.eval_key}: a failed result needs its error message")
 
@@ -194,16 +212,19 @@ def write_result(
             )
     elif predictions is not None:
         raise ValueError(f"cell {result.eval_key}: a failed result takes no predictions")
+    document = _json_safe(to_dict(result))
     try:
-        text = json.dumps(_json_safe(to_dict(result)), indent=2, allow_nan=False) + "\n"
+        json.dumps(document, allow_nan=False)
     except (TypeError, ValueError) as error:
         message = f"cell {result.eval_key}: the result is not plain JSON data: {error}"
         raise ValueError(message) from error
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.unlink(missing_ok=True)
     npz_path.unlink(missing_ok=True)
+    digest = None
     if predictions is not None:
-        atomic_write(npz_path, lambda f: _save_predictions(f, predictions))
+        digest = atomic_write(npz_path, lambda f: _save_predictions(f, predictions))
+    text = json.dumps(seal(document, digest), indent=2, allow_nan=False) + "\n"
     atomic_write(json_path, lambda f: f.write(text.encode()))
     return json_path
 
@@ -225,11 +246,13 @@ def read_result(path: str | Path) -> CellResult:
     """Parse one result JSON; ResultFileError naming the file when it is unreadable or invalid."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        text = path.read_text()
+    except OSError as error:
         raise ResultFileError(f"cannot read result file {path}: {error}") from error
-    if not isinstance(data, dict):
-        raise ResultFileError(f"result file {path} does not hold a JSON object")
+    try:
+        data = parse_sealed(text, path)
+    except CorruptFileError as error:
+        raise CorruptResultError(str(error)) from error
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ResultFileError(
@@ -272,14 +295,18 @@ def load_results(
 
 def load_predictions(results_dir: str | Path, eval_key: str) -> Predictions:
     """The stored test predictions of a cell; ResultFileError naming the file on failure."""
-    _, path = result_paths(results_dir, eval_key)
+    json_path, path = result_paths(results_dir, eval_key)
+    if not path.is_file():
+        raise ResultFileError(f"prediction file {path} is missing")
     try:
+        check_predictions(path, stored_integrity(json_path) if json_path.is_file() else None)
         with np.load(path, allow_pickle=False) as data:
             return Predictions(data["record_ids"], data["y_true"], data["y_score"])
-    except FileNotFoundError as error:
-        raise ResultFileError(f"prediction file {path} is missing") from error
-    except (OSError, KeyError, ValueError, EOFError) as error:
-        raise ResultFileError(f"cannot read prediction file {path}: {error}") from error
+    except CorruptFileError as error:
+        raise CorruptResultError(str(error)) from error
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        message = f"prediction file {path} is truncated or corrupt: {error}"
+        raise CorruptResultError(message) from error
 
 
 _CELL_COLUMNS = "eval_key pretrain_key method task task_group protocol fraction seed profile status"
@@ -355,9 +382,15 @@ def _save_predictions(handle: IO[bytes], predictions: Predictions) -> None:
     np.savez(
         handle,
         record_ids=np.asarray(predictions.record_ids, dtype=np.int64),
-        y_true=np.asarray(predictions.y_true, dtype=np.uint8),
+        y_true=_stored_labels(predictions.y_true),
         y_score=np.asarray(predictions.y_score, dtype=np.result_type(predictions.y_score, "f4")),
     )
+
+
+def _stored_labels(y_true: np.ndarray) -> np.ndarray:
+    """0/1 labels as uint8 (as always); continuous (regression) targets as float32."""
+    values = np.asarray(y_true)
+    return values.astype(np.uint8) if np.isin(values, (0, 1)).all() else values.astype(np.float32)
 
 
 def _json_safe(value: Any) -> Any:

@@ -9,26 +9,31 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
+from bench.data.signals import SignalSet
+from bench.errors import DiskFullError
+from bench.grid.claims import CellClaims
+from bench.grid.leases import Holder
 from bench.grid.plan import (
     Cell,
     RunConfig,
+    Unit,
     eval_key,
     expand_methods,
-    plan_unit,
     resolved_profile,
     task_list,
 )
 from bench.grid.profiles import Profile
+from bench.grid.result_state import result_state, settle_corrupt
 from bench.grid.results import (
     CellResult,
     Predictions,
     collect_provenance,
     describe_failure,
-    result_exists,
     write_result,
 )
 from bench.grid.workspace import Workspace
 from bench.paths import results_dir
+from bench.task import Task
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +42,22 @@ CellCallback = Callable[[Cell, CellResult], None]
 
 @dataclass
 class GridSummary:
-    """What a run did: cells run, skipped (already done), failed, and the wall time."""
+    """What a run did: cells run, skipped (already done), done meanwhile by another runner,
+    failed, and the wall time."""
 
     ran: int = 0
     skipped: int = 0
     failed: list[tuple[Cell, str]] = field(default_factory=list)
     seconds: float = 0.0
+    elsewhere: int = 0
 
     def lines(self) -> Iterator[str]:
         """A human summary, one line each."""
         yield (
             f"grid finished in {self.seconds:.1f} s: {self.ran} cells run, "
-            f"{self.skipped} skipped (already done), {len(self.failed)} failed"
+            f"{self.skipped} skipped (already done), "
+            + (f"{self.elsewhere} done by another runner, " if self.elsewhere else "")
+            + f"{len(self.failed)} failed"
         )
         for cell, error in self.failed:
             yield f"  FAILED {describe_cell(cell)} [{cell.eval_key}]: {error}"
@@ -63,42 +72,51 @@ class GridSummary:
 
 
 def plan_grid(config: RunConfig, workspace: Workspace) -> list[Cell]:
-    """Every cell of the grid, in method-major order, with its keys."""
+    """Every cell of the grid, in method-major order, with its keys: each method has a unit per
+    pretraining seed, and every fraction seed is evaluated on every unit."""
     profile = workspace.profile
     tasks = task_list(config)
     cells: list[Cell] = []
     for method in expand_methods(config.methods):
-        units = {}
-        for task in tasks:
-            data = workspace.dataset(task.dataset)
-            if task.dataset not in units:
-                units[task.dataset] = plan_unit(method, task.dataset, profile, data)
-            unit = units[task.dataset]
-            for protocol in config.protocols:
-                if protocol not in unit.setup.method.protocols:
-                    continue
-                for fraction in config.fractions:
-                    for seed in config.seed_list:
-                        key = eval_key(unit, task, protocol, fraction, seed, profile, data)
-                        cells.append(Cell(unit, task, protocol, fraction, seed, key))
+        for pretrain_seed in config.pretrain_seed_list(profile):
+            units = {}
+            for task in tasks:
+                if task.dataset not in units:
+                    units[task.dataset] = workspace.plan_unit(method, task.dataset, pretrain_seed)
+                unit = units[task.dataset]
+                cells += _unit_cells(config, unit, task, profile, workspace.unit_data(unit))
+    return cells
+
+
+def _unit_cells(
+    config: RunConfig, unit: Unit, task: Task, profile: Profile, data: SignalSet
+) -> list[Cell]:
+    """The cells of one unit on one task: its protocols x fractions x fraction seeds."""
+    cells = []
+    for protocol in config.protocols:
+        if protocol not in unit.setup.method.protocols:
+            continue
+        for fraction in config.fractions:
+            for seed in config.seed_list:
+                key = eval_key(unit, task, protocol, fraction, seed, profile, data)
+                cells.append(Cell(unit, task, protocol, fraction, seed, key))
     return cells
 
 
 def describe_cell(cell: Cell) -> str:
-    """method / task / protocol / fraction / seed."""
+    """method / task / protocol / fraction / seed (with the pretraining seed when it is set)."""
+    pretrain = f"pretrain seed {cell.unit.seed} / " if cell.unit.seed is not None else ""
     return (
         f"{cell.unit.method} / {cell.task.name} / {cell.protocol} / "
-        f"{cell.fraction:g} / seed {cell.seed}"
+        f"{cell.fraction:g} / {pretrain}seed {cell.seed}"
     )
 
 
 def cell_status(cell: Cell) -> str:
-    """ "done", "failed" (recorded, will be retried) or "pending"."""
-    if result_exists(results_dir(), cell.eval_key):
-        return "done"
-    if result_exists(results_dir(), cell.eval_key, include_failed=True):
-        return "failed"
-    return "pending"
+    """ "done", "failed" (recorded, will be retried), "corrupt" (will be moved aside and
+    redone) or "pending"."""
+    state, _ = result_state(results_dir(), cell.eval_key)
+    return {"ok": "done", "failed": "failed", "corrupt": "corrupt"}.get(state, "pending")
 
 
 def run_grid(
@@ -111,25 +129,40 @@ def run_grid(
 
     A failed cell never stops the others: its error goes to a result file with status
     "failed" (retried on the next run). Results are written atomically as each cell ends, so
-    an interrupted grid loses nothing that had finished.
+    an interrupted grid loses nothing that had finished. Each cell (and pretraining) is
+    claimed first (``bench.grid.claims``), so runners sharing the results folder share the
+    work; a full disk stops the run (DiskFullError naming the folder).
     """
     started = time.perf_counter()
     todo = cells_to_run(cells, overwrite)
     summary = GridSummary(skipped=len(cells) - len(todo))
-    bar = tqdm(todo, desc="grid", unit="cell", disable=not workspace.progress, position=0)
-    for cell in bar:
-        bar.set_postfix_str(describe_cell(cell))
-        result = run_and_record(cell, workspace)
-        summary.add(cell, result)
-        if on_result is not None:
-            on_result(cell, result)
+    bar = tqdm(total=len(todo), desc="grid", unit="cell", disable=not workspace.progress)
+    with Holder(results_dir()) as holder:
+        claims = CellClaims(todo, holder)
+        workspace.leases = holder
+        try:
+            while (cell := claims.next()) is not None:
+                bar.set_postfix_str(describe_cell(cell))
+                try:
+                    result = run_and_record(cell, workspace)
+                finally:
+                    claims.release(cell)
+                summary.add(cell, result)
+                if on_result is not None:
+                    on_result(cell, result)
+                bar.update()
+        finally:
+            workspace.leases = None
+            bar.close()
+    summary.elsewhere = claims.elsewhere
     summary.seconds = time.perf_counter() - started
     return summary
 
 
 def cells_to_run(cells: list[Cell], overwrite: bool = False) -> list[Cell]:
-    """The cells not done yet (every cell with ``overwrite``), order kept."""
-    return [c for c in cells if overwrite or cell_status(c) != "done"]
+    """The cells not done yet (every cell with ``overwrite``), order kept; a corrupt result is
+    moved aside first (reported by name), so its cell is redone."""
+    return [c for c in cells if overwrite or settle_corrupt(results_dir(), c.eval_key) != "ok"]
 
 
 def run_and_record(cell: Cell, workspace: Workspace) -> CellResult:
@@ -144,6 +177,8 @@ def _attempt(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions 
 
     try:
         return run_cell(cell, workspace)
+    except DiskFullError:
+        raise
     except Exception as error:
         return failed_result(cell, workspace.profile, error), None
 

@@ -1,7 +1,8 @@
-"""Label-efficiency figures from result files: macro AUROC against the label fraction.
+"""Label-efficiency figures from result files: the main metric against the label fraction.
 
 One figure per (profile, task, protocol): x = label fraction on a log axis ticked at the
-fractions run, y = test macro AUROC, a line through the seed means with a ± std band per method.
+fractions run, y = the test main metric (macro AUROC, or the task's own), a line through the
+seed means with a ± std band per method.
 Baselines are dashed and appear in every protocol's figure (random_init has linear-probe cells
 only, supervised fine-tuning cells only; a baseline drawn from the other protocol says so in the
 legend). Each method has a fixed colour (``method_colour``), the same in every figure and run.
@@ -28,6 +29,8 @@ from bench.grid.results import load_results, results_frame
 from bench.reporting.formats import PROTOCOL_NAMES, fraction_label
 from bench.reporting.leaderboard import BASELINES
 
+METRIC_LABELS = {"macro_auroc": "macro AUROC", "mae": "MAE", "rmse": "RMSE", "r2": "R²"}
+
 DPI = 200
 KNOWN_COLOURS = {
     "jepa": "#1f77b4",
@@ -44,7 +47,7 @@ PALETTE = (
 )  # fmt: skip
 FIGURE_COLUMNS = (
     "profile", "task", "protocol", "method", "method_protocol", "is_baseline", "fraction",
-    "n_seeds", "mean", "std", "colour",
+    "n_seeds", "mean", "std", "colour", "metric",
 )  # fmt: skip
 
 
@@ -67,8 +70,11 @@ def efficiency_frame(
     """
     results = load_results(results_dir, status="ok", skip_invalid=skip_invalid, eval_keys=eval_keys)
     cells = results_frame(results)
+    metrics = [str(r.metrics.get("main_metric", "macro_auroc")) for r in results]
+    main = [r.metrics[m] for r, m in zip(results, metrics, strict=True)]
+    cells = cells.assign(metric=metrics, main=main)
     stats = (
-        cells.groupby(["profile", "task", "protocol", "method", "fraction"])["macro_auroc"]
+        cells.groupby(["profile", "task", "protocol", "method", "fraction", "metric"])["main"]
         .agg(n_seeds="count", mean="mean", std="std")
         .reset_index()
     )
@@ -116,7 +122,8 @@ def plot_label_efficiency(data: pd.DataFrame, title: str) -> Figure:
     axes.set_xticks(fractions, [fraction_label(f) for f in fractions])
     axes.minorticks_off()
     axes.set_xlabel("label fraction (training folds)")
-    axes.set_ylabel("macro AUROC (test)")
+    metric = str(data["metric"].iloc[0]) if "metric" in data else "macro_auroc"
+    axes.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} (test)")
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize="small", loc="best")

@@ -10,23 +10,46 @@ import pandas as pd
 
 PROTOCOL_NAMES = {"linear": "linear probe", "finetune": "fine-tuning"}
 _MISSING = "–"  # a task without cells for this method
+COLLAPSED_MARK = " [collapsed]"  # a row whose encoder's pretraining was flagged as collapsed
+NATIVE_MARK = " [native input]"  # a row whose method saw its paper's input (input: native)
 _LATEX_MARKERS = {"†": r"\dagger", "‡": r"\ddagger"}
 _LATEX_SPECIAL = re.compile(r"([&%$#_{}~^\\])")
 _LATEX_ESCAPES = {"~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 
 
-def table_note(n_boot: int, level: float, alpha: float) -> str:
+CORRECTION_NAMES = {"bh": "Benjamini-Hochberg", "holm": "Holm"}
+
+
+def table_note(n_boot: int, level: float, alpha: float, correction: str = "bh") -> str:
     """The note printed under every table: what the numbers and markers mean."""
     return (
-        f"Macro AUROC on the test fold: mean ± std over seeds (sample std, omitted for a single "
-        f"seed; Seeds = number of seeds) and, in brackets, the {level:.0%} percentile bootstrap "
-        f"CI of the seed-averaged score ({n_boot} resamples of the test records, the same "
-        f"indices for every method). Bold: best mean in the column. † / ‡: significantly higher "
-        f"than random_init / supervised at the same task and label fraction (paired bootstrap of "
-        f"the seed-mean macro AUROC over the seeds both have, two-sided p < {alpha:g}). "
-        f"random_init is evaluated with the linear probe only and supervised with fine-tuning "
-        f"only; each method is compared with whichever baseline cells exist, and a baseline row "
-        f"taken from the other protocol is labelled with that protocol."
+        f"Macro AUROC on the test fold: mean ± std over runs (sample std, omitted for a single "
+        f"run). A run is one pretraining seed (for random_init, supervised and other baselines "
+        f"without pretraining: one initialisation seed) with one fraction seed (the labelled "
+        f"subset and the probe / fine-tuning seed); every fraction seed runs on every "
+        f"pretraining seed, so the ± of SSL rows and baselines holds the same sources of "
+        f"variance (Seeds: P × S = pretraining × fraction seeds, or S alone when P = 1). In "
+        f"brackets: the {level:.0%} percentile CI of the mean from a hierarchical bootstrap "
+        f"({n_boot} replicates; each redraws pretraining seeds, fraction seeds and the test "
+        f"records, with the same test resamples for every method; resamples leaving a class "
+        f"without positives or negatives are redrawn, as the PTB-XL benchmark does, counted in "
+        f"the CSV column n_redrawn; where under 1 in 20 draws keeps every class, plain "
+        f"resamples are scored on the classes they hold, counted in n_partial). Bold: best "
+        f"mean in the column. † / ‡: significantly higher "
+        f"than random_init / supervised at the same task and label fraction: one-sided paired "
+        f"hierarchical bootstrap test of the mean macro AUROC over the runs both have, p-values "
+        f"adjusted by {CORRECTION_NAMES.get(correction, correction)} over all tests of the table "
+        f"(every method, task and baseline), adjusted p < {alpha:g} (raw and adjusted p in the "
+        f"CSV). random_init is evaluated with the linear probe only and supervised with "
+        f"fine-tuning only; each method is compared with whichever baseline cells exist, and a "
+        f"baseline row taken from the other protocol is labelled with that protocol. "
+        f"[collapsed]: the "
+        f"method's collapse diagnostic flagged the pretrained encoder of at least one seed "
+        f"(its representation barely differs between records). [native input]: the method "
+        f"saw its paper's input (profile `input: native`); every other row the profile's shared "
+        f"input. random_init[m] / supervised[m]: the baseline built on method m's own network "
+        f"(untrained and frozen / trained from scratch); Δ: an SSL row's mean gain over its "
+        f"own random_init[m] (CSV: gain_vs_own_random_init, gain_vs_own_supervised)."
     )
 
 
@@ -113,7 +136,16 @@ def _tables(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
     tables = {key: rows for key, rows in frame.groupby(keys)}
     rank = {name: i for i, name in enumerate(PROTOCOL_NAMES)}  # linear probe first
     for key in sorted(tables, key=lambda k: (k[0], k[1], rank.get(k[2], len(rank)), k[2], k[3])):
-        yield table_title(*key), tables[key]
+        yield table_title(*key) + _metric_suffix(tables[key]), tables[key]
+
+
+def _metric_suffix(table: pd.DataFrame) -> str:
+    """' · mae (lower is better)' for a table whose main metric is not macro AUROC, else ''."""
+    if "main_metric" not in table or set(table["main_metric"]) <= {"macro_auroc"}:
+        return ""
+    higher = bool(table["higher_is_better"].iloc[0])
+    metrics = ", ".join(sorted(set(table["main_metric"])))
+    return f" · {metrics} ({'higher' if higher else 'lower'} is better)"
 
 
 def _rows(
@@ -125,10 +157,17 @@ def _rows(
         entries = table[table["method"] == method].set_index("task")
         protocols = set(entries["method_protocol"]) - set(entries["protocol"])
         label = method + (f" ({', '.join(sorted(protocols))})" if protocols else "")
-        seeds = sorted(set(entries["n_seeds"]))
-        seeds_text = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
+        label += COLLAPSED_MARK if entries["collapsed"].any() else ""
+        label += NATIVE_MARK if (entries["input"] == "native").any() else ""
+        seeds = sorted(set(zip(entries["n_pretrain_seeds"], entries["n_seeds"], strict=True)))
+        seeds_text = "–".join(dict.fromkeys(_seeds_text(*pair) for pair in (seeds[0], seeds[-1])))
         cells = [render(entries.loc[t]) if t in entries.index else _MISSING for t in tasks]
         yield label, seeds_text, cells, bool(entries["is_baseline"].iloc[0])
+
+
+def _seeds_text(n_pretrain_seeds: int, n_seeds: int) -> str:
+    """'3' for one pretraining seed and 3 fraction seeds, '3×3' for three of each."""
+    return str(n_seeds) if n_pretrain_seeds == 1 else f"{n_pretrain_seeds}×{n_seeds}"
 
 
 def _numbers(entry: pd.Series) -> tuple[str, str]:
@@ -148,7 +187,9 @@ def _markdown_cell(entry: pd.Series) -> str:
     value, ci = _numbers(entry)
     if entry["best"]:
         value = f"**{value}**"
-    return " ".join(part for part in (value, ci, entry["markers"]) if part)
+    gain = entry["gain_vs_own_random_init"]
+    own = f"Δ{gain:+.3f}" if not pd.isna(gain) else ""
+    return " ".join(part for part in (value, ci, entry["markers"], own) if part)
 
 
 def _latex_cell(entry: pd.Series) -> str:

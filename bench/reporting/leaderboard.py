@@ -1,17 +1,24 @@
 """Leaderboards from result files: mean ± std over seeds, bootstrap CIs, paired tests vs baselines.
 
 One table per (profile, task group, protocol, label fraction): rows are methods, columns the
-group's tasks, so a paper can print "linear probe, 10 % labels" as one table. Every entry is the
-macro AUROC "mean ± std over seeds" (sample std; a single seed shows no ±) with the percentile CI
-of the seed-averaged score, from the stored test predictions (sorted by record id) and the fixed
-resample indices of ``bench.evaluation.bootstrap``.
+group's tasks, so a paper can print "linear probe, 10 % labels" as one table. An entry's runs
+are its (pretraining seed, fraction seed) cells: every fraction seed on every pretraining seed
+(for a baseline without pretraining the first seed is its initialisation seed). Every entry is
+the macro AUROC "mean ± std over runs" (sample std; a single run shows no ±) with the percentile
+CI of the hierarchical bootstrap of ``bench.evaluation.significance`` (seeds of both levels and
+the fixed test-record resamples of ``bench.evaluation.bootstrap`` redrawn), from the stored test
+predictions (sorted by record id).
 
 Baselines appear in every table: ``random_init`` is evaluated with the linear probe only and
 ``supervised`` with fine-tuning only, so a baseline missing from a table's protocol is shown with
 its cells from the other protocol, labelled e.g. "supervised (finetune)". Each method is compared
 with whichever baseline cells exist at the same task and fraction (the table's protocol when the
-baseline has it), over the seeds both have, by a paired bootstrap test of the seed-mean macro
-AUROC; † / ‡ mark a significantly higher score than random_init / supervised (p < alpha).
+baseline has it), over the runs both have, by the one-sided paired hierarchical bootstrap test
+of the mean macro AUROC; the p-values of each table (every method, task and baseline) are
+adjusted together (Benjamini-Hochberg by default, or Holm), and † / ‡ mark a significantly
+higher score than random_init / supervised (adjusted p < alpha).
+An entry whose encoder's pretraining was flagged as collapsed (``bench.training.collapse``) in
+any of its seeds has ``collapsed`` True, and its row is marked in the rendered tables.
 """
 
 from __future__ import annotations
@@ -29,21 +36,37 @@ from bench.errors import DataError
 from bench.evaluation.bootstrap import (
     DEFAULT_LEVEL,
     DEFAULT_N_BOOT,
-    bootstrap_indices,
+    Resamples,
     macro_auroc_samples,
-    paired_test_from_samples,
-    percentile_ci,
+    valid_resamples,
+)
+from bench.evaluation.kind_metrics import resampled_main_metric
+from bench.evaluation.significance import (
+    Correction,
+    adjust_p_values,
+    hierarchical_ci,
+    paired_hierarchical_test,
 )
 from bench.grid.results import CellResult, load_predictions, load_results
+from bench.method import matched_name, split_matched
 from bench.reporting.formats import table_note, to_latex, to_markdown
+from bench.task import METRIC_DIRECTIONS
 
 BASELINES = ("random_init", "supervised")
 MARKERS = {"random_init": "†", "supervised": "‡"}
 _CELL_COLUMNS = "profile task_group protocol fraction task method method_protocol is_baseline"
-_ENTRY_COLUMNS = "n_seeds seeds mean std ci_low ci_high ci_level best"
-_TEST_COLUMNS = "diff_vs_random_init p_vs_random_init diff_vs_supervised p_vs_supervised markers"
+_ENTRY_COLUMNS = (
+    "n_pretrain_seeds pretrain_seeds n_seeds seeds mean std ci_low ci_high ci_level n_redrawn "
+    "n_partial collapsed best"
+)
+_TEST_COLUMNS = (
+    " ".join(f"diff_vs_{b} p_vs_{b} p_adj_vs_{b}" for b in ("random_init", "supervised"))
+    + " markers"
+)
+_OWN_COLUMNS = "input gain_vs_own_random_init gain_vs_own_supervised"
+_METRIC_COLUMNS = "main_metric higher_is_better"
 LEADERBOARD_COLUMNS: tuple[str, ...] = tuple(
-    f"{_CELL_COLUMNS} {_ENTRY_COLUMNS} {_TEST_COLUMNS}".split()
+    f"{_CELL_COLUMNS} {_ENTRY_COLUMNS} {_TEST_COLUMNS} {_OWN_COLUMNS} {_METRIC_COLUMNS}".split()
 )
 FILE_NAMES = {"markdown": "leaderboard.md", "csv": "leaderboard.csv", "latex": "leaderboard.tex"}
 
@@ -58,11 +81,13 @@ class LeaderboardOptions:
     boot_seed: int = 0
     level: float = DEFAULT_LEVEL
     alpha: float = 0.05
+    correction: Correction = "bh"  # over each table's tests: Benjamini-Hochberg, or "holm"
     skip_invalid: bool = False  # skip unreadable result files with a warning instead of failing
     eval_keys: frozenset[str] | None = None  # None: every result file; else only these cells
 
 
-Cells = dict[int, CellResult]  # seed -> cell
+Run = tuple[int, int]  # (pretraining or initialisation seed, fraction seed)
+Cells = dict[Run, CellResult]  # run -> cell
 GroupKey = tuple[str, str, str, str, float, str]  # profile, group, task, protocol, fraction, method
 
 
@@ -85,22 +110,25 @@ def leaderboard_frame(
                 row.update(
                     profile=profile, task_group=group, protocol=protocol, fraction=fraction,
                     task=task, method=method, method_protocol=shown_protocol,
-                    is_baseline=method in BASELINES,
+                    is_baseline=method in BASELINES or split_matched(method)[1] is not None,
                 )  # fmt: skip
                 row.update(_comparisons(cells, key, protocol, samples, options))
+                row.update(_own_baselines(cells, key, protocol))
                 rows.append(row)
     frame = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
-    return _mark_best(frame)
+    return _mark_best(_adjust(frame, options))
 
 
 def write_leaderboards(
     results_dir: str | Path,
     out_dir: str | Path | None = None,
     options: LeaderboardOptions | None = None,
+    frame: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """Write leaderboard.md/.csv/.tex (default: <results>/leaderboards); returns the paths."""
+    """Write leaderboard.md/.csv/.tex (default: <results>/leaderboards) from ``frame``
+    (``leaderboard_frame(results_dir, options)`` when None); returns the paths."""
     options = options or LeaderboardOptions()
-    frame = leaderboard_frame(results_dir, options)
+    frame = leaderboard_frame(results_dir, options) if frame is None else frame
     if frame.empty:
         raise DataError(
             f"no finished cells under {Path(results_dir) / 'runs'} match the requested "
@@ -108,7 +136,7 @@ def write_leaderboards(
         )
     out = Path(out_dir) if out_dir is not None else Path(results_dir) / "leaderboards"
     out.mkdir(parents=True, exist_ok=True)
-    note = table_note(options.n_boot, options.level, options.alpha)
+    note = table_note(options.n_boot, options.level, options.alpha, options.correction)
     texts = {
         "markdown": to_markdown(frame, note),
         "csv": frame.to_csv(index=False),
@@ -126,14 +154,16 @@ def _group_cells(results: Sequence[CellResult]) -> dict[GroupKey, Cells]:
     for result in results:
         key = (result.profile, result.task_group, result.task, result.protocol)
         key += (float(result.fraction), result.method)
-        earlier = cells[key].get(result.seed)
+        run = (result.pretrain_seed or 0, result.seed)
+        earlier = cells[key].get(run)
         if earlier is not None:
             raise DataError(
                 f"two results for {result.method} / {result.task} / {result.protocol} / "
-                f"fraction {result.fraction} / seed {result.seed}: runs/{earlier.eval_key}.json "
-                f"and runs/{result.eval_key}.json; keep one (or use separate results folders)"
+                f"fraction {result.fraction} / pretraining seed {run[0]} / seed {run[1]}: "
+                f"runs/{earlier.eval_key}.json and runs/{result.eval_key}.json; keep one (or "
+                "use separate results folders)"
             )
-        cells[key][result.seed] = result
+        cells[key][run] = result
     return dict(cells)
 
 
@@ -180,11 +210,16 @@ def _baseline_protocol(
     return available[0] if available else None
 
 
-def _entry(seed_cells: Cells, samples: _BootstrapCache, options: LeaderboardOptions) -> dict:
-    seeds = sorted(seed_cells)
-    values = np.array([seed_cells[s].metrics["macro_auroc"] for s in seeds], dtype=np.float64)
-    low, high = percentile_ci(samples.stack(seed_cells, seeds).mean(axis=0), options.level)
+def _entry(runs: Cells, samples: _BootstrapCache, options: LeaderboardOptions) -> dict:
+    keys = sorted(runs)
+    metric = _metric(runs[keys[0]])
+    values = np.array([runs[r].metrics[metric] for r in keys], dtype=np.float64)
+    pretrain_seeds, seeds = _levels(keys)
+    scores, resamples = samples.grid(runs, pretrain_seeds, seeds)
+    low, high = hierarchical_ci(scores, options.level, options.boot_seed)
     return {
+        "n_pretrain_seeds": len(pretrain_seeds),
+        "pretrain_seeds": ";".join(map(str, pretrain_seeds)),
         "n_seeds": len(seeds),
         "seeds": ";".join(map(str, seeds)),
         "mean": float(values.mean()),
@@ -192,7 +227,27 @@ def _entry(seed_cells: Cells, samples: _BootstrapCache, options: LeaderboardOpti
         "ci_low": low,
         "ci_high": high,
         "ci_level": options.level,
+        "n_redrawn": resamples.n_redrawn,
+        "n_partial": resamples.n_partial,
+        "collapsed": any(_collapsed(runs[r]) for r in keys),
+        "main_metric": metric,
+        "higher_is_better": METRIC_DIRECTIONS[metric],
     }
+
+
+def _metric(cell: CellResult) -> str:
+    """The cell's main metric: named by the non-multilabel kinds, else macro AUROC."""
+    return str(cell.metrics.get("main_metric", "macro_auroc"))
+
+
+def _levels(runs: Sequence[Run]) -> tuple[list[int], list[int]]:
+    """The pretraining seeds and the fraction seeds among ``runs``, sorted."""
+    return sorted({r[0] for r in runs}), sorted({r[1] for r in runs})
+
+
+def _collapsed(cell: CellResult) -> bool:
+    """Whether the cell's encoder comes from a pretraining flagged as collapsed."""
+    return bool(cell.pretraining.get("collapse", {}).get("collapsed", False))
 
 
 def _comparisons(
@@ -202,38 +257,81 @@ def _comparisons(
     samples: _BootstrapCache,
     options: LeaderboardOptions,
 ) -> dict:
-    """Paired test of the entry at ``key`` against each baseline; markers where significant."""
+    """Paired test of the entry at ``key`` against each baseline (markers come in _adjust)."""
     profile, group, task, _, fraction, method = key
-    row: dict = {"markers": ""}
+    row: dict = {}
     for baseline in BASELINES:
         row[f"diff_vs_{baseline}"] = row[f"p_vs_{baseline}"] = np.nan
         shown = _baseline_protocol(cells, (profile, group, task, protocol, fraction), baseline)
         if method == baseline or shown is None:
             continue
         ours, theirs = cells[key], cells[(profile, group, task, shown, fraction, baseline)]
-        seeds = sorted(set(ours) & set(theirs))
-        if not seeds:
+        shared = sorted(set(ours) & set(theirs))
+        if not shared:
             continue
-        observed = np.mean([ours[s].metrics["macro_auroc"] for s in seeds]) - np.mean(
-            [theirs[s].metrics["macro_auroc"] for s in seeds]
+        metric = _metric(ours[shared[0]])
+        sign = 1.0 if METRIC_DIRECTIONS[metric] else -1.0  # test "better", in either direction
+        observed = np.mean([ours[r].metrics[metric] for r in shared]) - np.mean(
+            [theirs[r].metrics[metric] for r in shared]
         )
-        test = paired_test_from_samples(
-            float(observed),
-            samples.stack(ours, seeds),
-            samples.stack(theirs, seeds),
-            options.level,
+        pretrain_seeds, seeds = _levels(shared)
+        mine = samples.grid({r: ours[r] for r in shared}, pretrain_seeds, seeds)[0]
+        other = samples.grid({r: theirs[r] for r in shared}, pretrain_seeds, seeds)[0]
+        test = paired_hierarchical_test(
+            float(sign * observed), sign * mine, sign * other, options.level, options.boot_seed
         )
-        row[f"diff_vs_{baseline}"], row[f"p_vs_{baseline}"] = test.difference, test.p_value
-        if test.p_value < options.alpha and test.difference > 0:
-            row["markers"] += MARKERS[baseline]
+        row[f"diff_vs_{baseline}"] = sign * test.difference  # in the metric's own units
+        row[f"p_vs_{baseline}"] = test.p_value
     return row
 
 
+def _own_baselines(cells: dict[GroupKey, Cells], key: GroupKey, protocol: str) -> dict:
+    """The entry's input kind and its mean gain (over the runs both have) against the matched
+    baselines built on its own network, ``random_init[<method>]`` / ``supervised[<method>]``."""
+    profile, group, task, _, fraction, method = key
+    inputs = {cell.config.get("input", "shared") for cell in cells[key].values()}
+    row: dict = {"input": inputs.pop() if len(inputs) == 1 else "mixed"}
+    for baseline in BASELINES:
+        row[f"gain_vs_own_{baseline}"] = np.nan
+        own = matched_name(baseline, method)
+        shown = _baseline_protocol(cells, (profile, group, task, protocol, fraction), own)
+        if shown is None:
+            continue
+        ours, theirs = cells[key], cells[(profile, group, task, shown, fraction, own)]
+        shared = sorted(set(ours) & set(theirs))
+        if shared:
+            row[f"gain_vs_own_{baseline}"] = float(
+                np.mean([ours[r].metrics[_metric(ours[r])] - theirs[r].metrics[_metric(ours[r])]
+                         for r in shared])
+            )  # fmt: skip
+    return row
+
+
+def _adjust(frame: pd.DataFrame, options: LeaderboardOptions) -> pd.DataFrame:
+    """Adjusted p-values over each table's tests (all methods, tasks, baselines); markers."""
+    tables = frame.groupby(["profile", "task_group", "protocol", "fraction"]).groups.values()
+    for baseline in BASELINES:
+        frame[f"p_adj_vs_{baseline}"] = np.nan
+    for rows in tables:
+        columns = [f"p_vs_{b}" for b in BASELINES]
+        family = frame.loc[rows, columns].to_numpy(dtype=np.float64)
+        adjusted = adjust_p_values(family.ravel(), options.correction).reshape(family.shape)
+        for i, baseline in enumerate(BASELINES):
+            frame.loc[rows, f"p_adj_vs_{baseline}"] = adjusted[:, i]
+    frame["markers"] = ""
+    for baseline in BASELINES:
+        better = frame[f"diff_vs_{baseline}"] * np.where(frame["higher_is_better"], 1, -1)
+        significant = (frame[f"p_adj_vs_{baseline}"] < options.alpha) & (better > 0)
+        frame.loc[significant, "markers"] += MARKERS[baseline]
+    return frame
+
+
 def _mark_best(frame: pd.DataFrame) -> pd.DataFrame:
-    """Flag the best mean (at the displayed 3 decimals) of every table column."""
+    """Flag the best mean (at the displayed 3 decimals) of every table column, in the
+    direction of its main metric (the lowest for a lower-is-better one such as MAE)."""
     column = ["profile", "task_group", "protocol", "fraction", "task"]
-    rounded = frame["mean"].round(3)
-    frame["best"] = rounded == rounded.groupby([frame[c] for c in column]).transform("max")
+    signed = frame["mean"].round(3) * np.where(frame["higher_is_better"].astype(bool), 1, -1)
+    frame["best"] = signed == signed.groupby([frame[c] for c in column]).transform("max")
     return frame
 
 
@@ -245,20 +343,35 @@ class _BootstrapCache:
         self._options = options
         self._samples: dict[str, np.ndarray] = {}
         self._reference: dict[tuple[str, str], tuple[str, np.ndarray, np.ndarray]] = {}
+        self._resamples: dict[tuple[str, str], Resamples] = {}
 
-    def stack(self, seed_cells: Cells, seeds: Sequence[int]) -> np.ndarray:
-        """Resample scores [seeds, n_boot] of the given seeds' cells."""
-        return np.stack([self._cell(seed_cells[s]) for s in seeds])
+    def grid(
+        self, runs: Cells, pretrain_seeds: Sequence[int], seeds: Sequence[int]
+    ) -> tuple[np.ndarray, Resamples]:
+        """Resample scores [P, S, n_boot] of ``runs`` (NaN where a run is missing) and the
+        resamples of their test set (how many were redrawn for missing a class)."""
+        first = next(iter(runs.values()))
+        scores = np.full((len(pretrain_seeds), len(seeds), self._options.n_boot), np.nan)
+        for i, pretrain_seed in enumerate(pretrain_seeds):
+            for j, seed in enumerate(seeds):
+                if (pretrain_seed, seed) in runs:
+                    scores[i, j] = self._cell(runs[(pretrain_seed, seed)])
+        return scores, self._resamples[(first.profile, first.task)]
 
     def _cell(self, cell: CellResult) -> np.ndarray:
         if cell.eval_key not in self._samples:
             predictions = load_predictions(self._results_dir, cell.eval_key).sorted_by_record()
             self._check_same_test_set(cell, predictions.record_ids, predictions.y_true)
-            indices = bootstrap_indices(
-                len(predictions.record_ids), self._options.n_boot, self._options.boot_seed
-            )
-            self._samples[cell.eval_key] = macro_auroc_samples(
-                predictions.y_true, predictions.y_score, indices
+            where = (cell.profile, cell.task)
+            if where not in self._resamples:  # one test set per task: the same resamples
+                self._resamples[where] = valid_resamples(
+                    predictions.y_true, self._options.n_boot, self._options.boot_seed
+                )
+            args = (predictions.y_true, predictions.y_score, self._resamples[where].indices)
+            self._samples[cell.eval_key] = (
+                resampled_main_metric(cell.metrics["main_metric"], *args)
+                if "main_metric" in cell.metrics
+                else macro_auroc_samples(*args)
             )
         return self._samples[cell.eval_key]
 

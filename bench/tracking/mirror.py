@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.grid.plan import Cell
 from bench.grid.results import CellResult
+from bench.tracking.grid_run import log_grid_run
 from bench.tracking.sync import Tracker, TrackingError
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,22 @@ class MlflowMirror:
             return
         if summary.logged or summary.replaced:
             log.info("MLflow: mirrored %d earlier cells", summary.logged + summary.replaced)
+
+    def log_grid(
+        self,
+        grid_key: str,
+        eval_keys: Collection[str],
+        artifacts: Mapping[str, Sequence[Path]],
+        span_ms: tuple[int, int],
+    ) -> dict[str, str]:
+        """The grid-level run (see ``bench.tracking.grid_run``): experiment id -> run id."""
+        if self.tracker is None:
+            return {}
+        try:
+            return log_grid_run(self.tracker, grid_key, eval_keys, artifacts, span_ms)
+        except TrackingError as error:
+            self._give_up(error)
+            return {}
 
     def _give_up(self, error: TrackingError) -> None:
         log.warning("MLflow logging stopped (results are safe on disk): %s", error)

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from bench.grid.results import CellResult, ResultFileError, result_paths
+from bench.tracking.naming import cell_run_name
 from bench.training.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_NAME, CheckpointError
 from bench.training.loop import HISTORY_NAME
 
@@ -78,10 +79,7 @@ def cell_tags(result: CellResult, digest: str) -> dict[str, str]:
     provenance = result.provenance
     tags = {
         RUN_KIND_TAG: "cell",
-        "mlflow.runName": (
-            f"{result.method} {result.task} {result.protocol} f={result.fraction:g} "
-            f"seed={result.seed}"
-        ),
+        "mlflow.runName": cell_run_name(result),
         "method": result.method,
         "task": result.task,
         "task_group": result.task_group,
@@ -138,15 +136,20 @@ def cell_metrics(result: CellResult) -> dict[str, float]:
     return {safe_name(k): float(v) for k, v in values.items() if _is_number(v) and math.isfinite(v)}
 
 
-def created_ms(result: CellResult) -> int:
-    """When the result was created, in milliseconds since the epoch (now if unparsable)."""
+def cell_span_ms(result: CellResult) -> tuple[int, int]:
+    """(start, end) of the cell's run in milliseconds since the epoch: the result is created
+    when the cell ends, ``timings["total_s"]`` before that it started (the sum of the stage
+    timings when there is no total, as in failed cells)."""
     try:
         created = datetime.fromisoformat(result.provenance.created)
     except ValueError:
         created = datetime.now(timezone.utc)
     if created.tzinfo is None:
         created = created.replace(tzinfo=timezone.utc)
-    return int(created.timestamp() * 1000)
+    end = int(created.timestamp() * 1000)
+    timings = result.timings
+    seconds = timings.get("total_s", sum(v for k, v in timings.items() if k != "total_s"))
+    return end - int(1000 * seconds), end
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,13 @@ class PretrainingRecord:
     curve: list[tuple[str, float, int]]  # (metric, value, step), one per history.csv cell
     checkpoint: Path
     history: Path | None
-    timestamp_ms: int  # the checkpoint's modification time: stable, so re-logging is idempotent
+    start_ms: int  # when the pretraining started (epoch ms)
+    end_ms: int  # when its final checkpoint was written: stable, so re-logging is idempotent
+
+    def step_time_ms(self, step: int) -> int:
+        """Timestamp of ``step`` on the loss curve: spread evenly over the run's span."""
+        last = max((s for _, _, s in self.curve), default=0)
+        return self.start_ms + (self.end_ms - self.start_ms) * step // max(last, 1)
 
 
 def read_pretraining(run_dir: str | Path) -> PretrainingRecord | None:
@@ -194,6 +203,7 @@ def read_pretraining(run_dir: str | Path) -> PretrainingRecord | None:
         else 0.0,
     }
     history = run_dir / HISTORY_NAME
+    start_ms, end_ms = _pretraining_span_ms(header, checkpoint)
     return PretrainingRecord(
         params=flatten_params(document),
         tags={key: str(value) for key, value in tags.items() if value},
@@ -201,8 +211,17 @@ def read_pretraining(run_dir: str | Path) -> PretrainingRecord | None:
         curve=history_curve(history) if history.is_file() else [],
         checkpoint=checkpoint,
         history=history if history.is_file() else None,
-        timestamp_ms=int(checkpoint.stat().st_mtime * 1000),
+        start_ms=start_ms,
+        end_ms=end_ms,
     )
+
+
+def _pretraining_span_ms(header: dict[str, Any], checkpoint: Path) -> tuple[int, int]:
+    """The checkpoint's recorded wall-clock span (``started_at`` .. ``saved_at``); for
+    checkpoints without it, the file's modification time minus the training time."""
+    end = header.get("saved_at") or checkpoint.stat().st_mtime
+    start = header.get("started_at") or end - float(header.get("elapsed_s", 0.0))
+    return int(start * 1000), int(end * 1000)
 
 
 def history_curve(path: Path) -> list[tuple[str, float, int]]:

@@ -19,6 +19,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 
 from bench.errors import BenchError
 from bench.paths import results_dir
+from bench.schema_race import retry_schema_race
 
 URI_ENV = "BENCH_MLFLOW_URI"
 MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
@@ -73,8 +74,13 @@ class Store:
                     f"choose another store with ${URI_ENV}"
                 ) from error
         with self.errors():
-            self.client = MlflowClient(tracking_uri=uri)
-            self.client.search_experiments(max_results=1)
+            self.client = retry_schema_race(self._open, uri)
+
+    def _open(self) -> MlflowClient:
+        """A client whose store answers (a new SQLite store gets its schema on this call)."""
+        client = MlflowClient(tracking_uri=self.uri)
+        client.search_experiments(max_results=1)
+        return client
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:
@@ -93,11 +99,14 @@ class Store:
 
     def experiment(self, name: str, tags: dict[str, str], artifact_root: Path) -> str:
         """Id of experiment ``name``, created (artifacts under ``artifact_root`` unless the
-        store is a server) or restored when needed."""
+        store is a server) or restored when needed; an existing one gets ``tags`` it lacks."""
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             if found.lifecycle_stage == "deleted":
                 self.client.restore_experiment(found.experiment_id)
+            for key, value in tags.items():
+                if found.tags.get(key) != value:
+                    self.client.set_experiment_tag(found.experiment_id, key, value)
             return found.experiment_id
         location = None if self.remote else artifact_root.resolve().as_uri()
         try:

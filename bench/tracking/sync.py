@@ -16,7 +16,7 @@ rank 0 logs; on other ranks every method does nothing. Typical use::
     tracker.log_cell(result)  # right after bench.grid.results.write_result(...)
     tracker.sync()  # everything under <results>/runs not yet in the store
 
-Open the UI with ``mlflow ui --backend-store-uri sqlite:///results/mlflow.db``.
+Open the UI with ``bench mlflow-ui`` (``mlflow ui`` on that store).
 """
 
 from __future__ import annotations
@@ -31,14 +31,20 @@ from mlflow.entities import Metric, Run
 
 from bench.grid.results import CellResult, ResultFileError, check_key, load_results, result_paths
 from bench.paths import results_dir
+from bench.tracking.locks import StoreLocks
+from bench.tracking.naming import (
+    EXPERIMENT_KIND_TAG,
+    TRAINING_KIND,
+    parent_run_name,
+)
 from bench.tracking.records import (
     DIGEST_TAG,
     PRETRAINING_LOGGED_TAG,
     RUN_KIND_TAG,
     cell_metrics,
     cell_params,
+    cell_span_ms,
     cell_tags,
-    created_ms,
     flatten_params,
     parent_key,
     read_pretraining,
@@ -106,7 +112,14 @@ class Tracker:
         self.active = is_logging_rank()
         self._experiments: dict[str, str] = {}
         if self.active:
+            self.results.mkdir(parents=True, exist_ok=True)  # the store's lock lives here
             self._store = Store(self.uri)
+            self._locks = StoreLocks(self.results)
+
+    @property
+    def store(self) -> Store:
+        """The store client (logging rank only: on other ranks there is none)."""
+        return self._store
 
     def experiment_id(self, task_group: str) -> str:
         """Id of the task group's experiment, created (or restored) when needed (logging rank
@@ -115,7 +128,7 @@ class Tracker:
         if name not in self._experiments:
             root = self.results / ARTIFACTS_DIR / safe_name(task_group)
             with self._store.errors():
-                tags = {"task_group": task_group}
+                tags = {"task_group": task_group, EXPERIMENT_KIND_TAG: TRAINING_KIND}
                 self._experiments[name] = self._store.experiment(name, tags, root)
         return self._experiments[name]
 
@@ -147,6 +160,7 @@ class Tracker:
                 _identity(method, check_key(pretrain_key), profile, task_group),
                 Path(run_dir) if run_dir is not None else None,
                 flatten_params(params or {}),
+                None,
             )
 
     def log_cell(
@@ -160,13 +174,15 @@ class Tracker:
             return CellLog(result.eval_key, "inactive", None)
         experiment = self.experiment_id(result.task_group)
         with self._store.errors():
-            found = self._store.search(experiment, _parent_filter(parent_key(result)))
-            parent = self._ensure_parent(
-                experiment, found[0] if found else None, _parent_tags(result),
-                self._pretrain_dir(result, pretrain_dir), {},
-            )  # fmt: skip
-            existing = self._store.search(experiment, f"tags.eval_key = '{result.eval_key}'")
-            return self._mirror_cell(experiment, result, parent, existing, overwrite)
+            with self._locks.hold("parent", parent_key(result)):
+                found = self._store.search(experiment, _parent_filter(parent_key(result)))
+                parent = self._ensure_parent(
+                    experiment, found[0] if found else None, _parent_tags(result),
+                    self._pretrain_dir(result, pretrain_dir), {}, cell_span_ms(result),
+                )  # fmt: skip
+            with self._locks.hold("cell", result.eval_key):
+                existing = self._store.search(experiment, f"tags.eval_key = '{result.eval_key}'")
+                return self._mirror_cell(experiment, result, parent, existing, overwrite)
 
     def sync(self, *, overwrite: bool = False) -> SyncSummary:
         """Mirror every readable result file under ``<results>/runs`` (unreadable ones are
@@ -177,6 +193,7 @@ class Tracker:
         for result in load_results(self.results, skip_invalid=True):
             by_group[result.task_group].append(result)
         counts = {"logged": 0, "replaced": 0, "skipped": 0}
+        spans = _parent_spans([r for group in by_group.values() for r in group])
         for group, results in sorted(by_group.items()):
             experiment = self.experiment_id(group)
             with self._store.errors():
@@ -185,16 +202,35 @@ class Tracker:
                 for result in results:
                     key = parent_key(result)
                     if key not in parents:
-                        parents[key] = self._ensure_parent(
-                            experiment, found_parents.get(key), _parent_tags(result),
-                            self._pretrain_dir(result, None), {},
-                        )  # fmt: skip
-                    existing = cells.get(result.eval_key, [])
-                    outcome = self._mirror_cell(
-                        experiment, result, parents[key], existing, overwrite
-                    )
+                        with self._locks.hold("parent", key):
+                            found = found_parents.get(key) or self._search_one(
+                                experiment, _parent_filter(key)
+                            )
+                            parents[key] = self._ensure_parent(
+                                experiment, found, _parent_tags(result),
+                                self._pretrain_dir(result, None), {}, spans[key],
+                            )  # fmt: skip
+                    with self._locks.hold("cell", result.eval_key):
+                        existing = cells.get(result.eval_key, [])
+                        if not overwrite and not self._mirrored(result, existing):
+                            cell_filter = f"tags.eval_key = '{result.eval_key}'"
+                            existing = self._store.search(experiment, cell_filter)  # current
+                        outcome = self._mirror_cell(
+                            experiment, result, parents[key], existing, overwrite
+                        )
                     counts[outcome.action] += 1
         return SyncSummary(**counts)
+
+    def _search_one(self, experiment: str, filter_string: str) -> Run | None:
+        """The oldest run matching ``filter_string``, searched now (another runner may have
+        created it since the index was read)."""
+        found = self._store.search(experiment, filter_string)
+        return found[0] if found else None
+
+    def _mirrored(self, result: CellResult, existing: list[Run]) -> bool:
+        """Whether ``existing`` is exactly one run mirroring the current result file."""
+        digest = result_digest(self.results, result.eval_key)
+        return len(existing) == 1 and _mirrors(existing[0], digest)
 
     def _index(self, experiment: str) -> tuple[dict[str, Run], dict[str, list[Run]]]:
         """Parent runs by pretrain_key (the oldest) and child runs by eval_key."""
@@ -215,32 +251,44 @@ class Tracker:
         identity: dict[str, str],
         run_dir: Path | None,
         params: dict[str, str],
+        span: tuple[int, int] | None,
     ) -> str:
-        """Id of the parent run, created if missing and completed with what is now known."""
+        """Id of the parent run, created if missing and completed with what is now known.
+
+        A pretraining's run spans the pretraining (from its checkpoint); a parent without one
+        (a baseline's initialisation) spans the cells logged under it (``span``: this cell's).
+        """
+        record = None
+        logged = run is not None and run.data.tags.get(PRETRAINING_LOGGED_TAG) == "true"
+        if not logged and run_dir is not None:
+            record = read_pretraining(run_dir)
         if run is None:
-            name = f"{identity['method']} {identity['pretrain_key']}"
+            pretrained = run_dir is not None
+            name = parent_run_name(identity["method"], identity["pretrain_key"], pretrained)
             tags = {RUN_KIND_TAG: "parent", "mlflow.runName": name, **identity}
-            run = self._store.client.create_run(experiment, tags=tags)
+            start = record.start_ms if record is not None else span[0] if span else None
+            run = self._store.client.create_run(experiment, start_time=start, tags=tags)
         run_id = run.info.run_id
         record_tags: dict[str, str] = {}
         metrics: list[Metric] = []
         artifacts: list[Path] = []
-        record = None
-        if run.data.tags.get(PRETRAINING_LOGGED_TAG) != "true" and run_dir is not None:
-            record = read_pretraining(run_dir)
+        end = run.info.end_time
         if record is not None:
             params = {**record.params, **params}
             record_tags = {**record.tags, PRETRAINING_LOGGED_TAG: "true"}
-            metrics = [Metric(k, v, record.timestamp_ms, 0) for k, v in record.summary.items()]
-            metrics += [Metric(k, v, record.timestamp_ms, s) for k, v, s in record.curve]
+            metrics = [Metric(k, v, record.end_ms, 0) for k, v in record.summary.items()]
+            metrics += [Metric(k, v, record.step_time_ms(s), s) for k, v, s in record.curve]
             artifacts = [record.history] if record.history else []
             artifacts += [record.checkpoint] if self.log_checkpoints else []
+            end = record.end_ms
+        elif span is not None and not logged and run_dir is None:
+            end = max(end or 0, span[1])
         new_params = {k: v for k, v in params.items() if k not in run.data.params}
         for path in artifacts:
             self._store.client.log_artifact(run_id, str(path), "pretraining")
         self._store.log_batch(run_id, new_params, metrics, record_tags)  # tags last: complete
-        if run.info.status != "FINISHED":
-            self._store.terminate(run_id, "FINISHED", None)
+        if run.info.status != "FINISHED" or end != run.info.end_time:
+            self._store.terminate(run_id, "FINISHED", end)
         return run_id
 
     def _mirror_cell(
@@ -255,15 +303,14 @@ class Tracker:
             return CellLog(result.eval_key, "skipped", current[0].info.run_id)
         for run in existing:
             self._store.client.delete_run(run.info.run_id)
-        start = created_ms(result)
+        start, end = cell_span_ms(result)
         tags = {**cell_tags(result, digest), "mlflow.parentRunId": parent}
         run_id = self._store.client.create_run(experiment, start_time=start, tags=tags).info.run_id
-        metrics = [Metric(k, v, start, 0) for k, v in cell_metrics(result).items()]
+        metrics = [Metric(k, v, end, 0) for k, v in cell_metrics(result).items()]
         self._store.log_batch(run_id, cell_params(result), metrics, {})
         for path in (json_path, npz_path):
             if path.is_file():
                 self._store.client.log_artifact(run_id, str(path), "result")
-        end = start + int(1000 * sum(result.timings.values()))
         self._store.terminate(run_id, "FINISHED" if result.status == "ok" else "FAILED", end)
         return CellLog(result.eval_key, "replaced" if existing else "logged", run_id)
 
@@ -285,6 +332,16 @@ def sync(
 ) -> SyncSummary:
     """Mirror every result file under ``results`` into the store at ``uri`` (see Tracker)."""
     return Tracker(uri, results, experiment_prefix=experiment_prefix).sync(overwrite=overwrite)
+
+
+def _parent_spans(results: list[CellResult]) -> dict[str, tuple[int, int]]:
+    """The first start and last end of each parent's cells."""
+    spans: dict[str, tuple[int, int]] = {}
+    for result in results:
+        start, end = cell_span_ms(result)
+        earlier = spans.get(parent_key(result), (start, end))
+        spans[parent_key(result)] = (min(start, earlier[0]), max(end, earlier[1]))
+    return spans
 
 
 def _parent_filter(key: str) -> str:

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from bench.data.ragged import Ragged
 from bench.errors import ConfigError
+from bench.training.flat_records import FlatRecords
+
+log = logging.getLogger(__name__)
 
 DEVICE_MEMORY_SHARE = 0.5
 """Largest share of the free device memory the training records may take to live on the GPU."""
 
 
-def place_records(signals: np.ndarray, device: torch.device) -> Tensor:
-    """The records as a float32 tensor where crops are cut from.
+def place_records(signals: np.ndarray | Ragged, device: torch.device) -> Tensor | FlatRecords:
+    """The records as a float32 tensor where crops are cut from (FlatRecords when ragged).
 
     On CUDA the whole array moves to the device when it takes at most ``DEVICE_MEMORY_SHARE``
     of the free memory (PTB-XL at 100 Hz is about 1 GB); otherwise it stays in pinned host
     memory and each batch is gathered there and copied over. On CPU it is used in place when
     the array is writable, else copied once (torch cannot wrap read-only memory maps).
     """
+    if isinstance(signals, Ragged):
+        return FlatRecords.from_ragged(signals, device)
     array = np.ascontiguousarray(signals, dtype=np.float32)
     records = torch.from_numpy(array if array.flags.writeable else array.copy())
     if device.type != "cuda":
@@ -43,12 +50,13 @@ class CropSampler:
     dropped); process ``rank`` takes its own slice of each global batch, so N processes see
     exactly what one process with an N-times larger batch would. The plan is drawn on the CPU,
     so the crops are the same on every device. The state (generator, epoch, plan) is saved in
-    checkpoints for exact resumption.
+    checkpoints for exact resumption. Records of differing lengths (FlatRecords) draw each
+    offset within the record's own span; records shorter than the crop are left out (logged).
     """
 
     def __init__(
         self,
-        records: Tensor,
+        records: Tensor | FlatRecords,
         crop_length: int,
         batch_size: int,
         seed: int,
@@ -61,6 +69,17 @@ class CropSampler:
             raise ConfigError(
                 f"crop length {crop_length} samples exceeds the record length {length} samples"
             )
+        self.population: Tensor | None = None
+        if isinstance(records, FlatRecords):
+            self.population = records.eligible(crop_length)
+            if len(self.population) < n_records:
+                log.warning(
+                    "%d of %d records are shorter than the %d-sample crop and are not cropped",
+                    n_records - len(self.population),
+                    n_records,
+                    crop_length,
+                )
+            n_records = len(self.population)
         self.global_batch = batch_size * world_size
         self.steps_per_epoch = n_records // self.global_batch
         if self.steps_per_epoch == 0:
@@ -90,11 +109,17 @@ class CropSampler:
             self._draw_epoch(epoch)
         start = position * self.global_batch + self.rank * self.batch_size
         rows, offsets = self._plan_here[:, start : start + self.batch_size]
-        time = offsets[:, None, None] + self._time[None, None, :]
-        crops = self.records[rows[:, None, None], self._leads, time]
+        if isinstance(self.records, FlatRecords):
+            crops = self.records.crops(rows, offsets, self.crop_length)
+        else:
+            time = offsets[:, None, None] + self._time[None, None, :]
+            crops = self.records[rows[:, None, None], self._leads, time]
         return crops.to(self.device, non_blocking=True)
 
     def _draw_epoch(self, epoch: int) -> None:
+        if isinstance(self.records, FlatRecords) and self.population is not None:
+            self._draw_ragged_epoch(epoch, self.records, self.population)
+            return
         n_records, _, length = self.records.shape
         rows = torch.randperm(n_records, generator=self.generator)
         slots = self.steps_per_epoch * self.global_batch
@@ -102,6 +127,13 @@ class CropSampler:
             0, length - self.crop_length + 1, (slots,), generator=self.generator
         )
         self._set_plan(epoch, torch.stack([rows[:slots], offsets]))
+
+    def _draw_ragged_epoch(self, epoch: int, records: FlatRecords, population: Tensor) -> None:
+        slots = self.steps_per_epoch * self.global_batch
+        rows = population[torch.randperm(len(population), generator=self.generator)][:slots]
+        spans = records.lengths.cpu()[rows] - self.crop_length + 1
+        offsets = (torch.rand(slots, generator=self.generator) * spans).long()
+        self._set_plan(epoch, torch.stack([rows, offsets]))
 
     def _set_plan(self, epoch: int, plan: Tensor) -> None:
         self.epoch, self.plan = epoch, plan

@@ -30,7 +30,6 @@ sampling rate, lead set and order, crop length and the preprocessing of pretrain
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
 import platform
 import zipfile
@@ -41,9 +40,10 @@ import numpy as np
 import torch
 
 from bench import __version__
+from bench.atomic import verify_checked, write_checked
 from bench.config import from_dict, to_dict
 from bench.encoders.base import Encoder, InputSpec
-from bench.errors import DataError, UnknownNameError
+from bench.errors import CorruptFileError, DataError, UnknownNameError
 from bench.method import METHODS, Method
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -54,6 +54,10 @@ REQUIRED_KEYS: tuple[str, ...] = ("method", "method_config", "input_spec", "mode
 
 class CheckpointError(DataError):
     """A checkpoint file is missing, unreadable, corrupt or not one of ours."""
+
+
+class CorruptCheckpointError(CheckpointError, CorruptFileError):
+    """A checkpoint is truncated or altered: it fails its checksum or cannot be unpickled."""
 
 
 def versions() -> dict[str, str]:
@@ -79,7 +83,8 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` plus format tag and versions to ``path`` atomically.
 
     The file is written to a temporary name in the same folder, flushed to disk and renamed
-    over ``path``, so a reader (or a crash) never sees a half-written checkpoint.
+    over ``path``, so a reader (or a crash) never sees a half-written checkpoint; its SHA-256
+    goes to the sidecar ``checkpoint.pt.sha256.json`` that ``read_checkpoint`` verifies.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,27 +94,25 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
         "versions": versions(),
         **payload,
     }
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("wb") as handle:
-            torch.save(document, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_checked(path, lambda handle: torch.save(document, handle))
     return path
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint dict (tensors on ``map_location``); CheckpointError when unusable."""
+    """Load a checkpoint dict (tensors on ``map_location``); CheckpointError when unusable,
+    CorruptCheckpointError when it fails its checksum (or, without one, cannot be loaded)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
+        verify_checked(path)
+    except CorruptFileError as error:
+        raise CorruptCheckpointError(str(error)) from error
+    try:
         document = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
-        raise CheckpointError(f"checkpoint {path} is unreadable or corrupt: {error}") from error
+        message = f"checkpoint {path} is unreadable or corrupt: {error}"
+        raise CorruptCheckpointError(message) from error
     if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an ecg-ssl-bench pretraining checkpoint")
     if document.get("format_version", 0) > FORMAT_VERSION:

@@ -8,19 +8,22 @@ from typing import Any
 
 import numpy as np
 
+from bench.atomic import quarantine
+from bench.data.ragged import Ragged
 from bench.errors import ConfigError
 from bench.method import Method
-from bench.training.checkpoint import read_checkpoint
+from bench.training.checkpoint import CorruptCheckpointError, read_checkpoint
 from bench.training.config import TrainConfig
 from bench.training.distributed import Processes, all_gather_values
 
 
-def check_records(method: Method, signals: np.ndarray) -> None:
-    """ConfigError unless ``method`` pretrains and ``signals`` [N, leads, T] fits its input."""
+def check_records(method: Method, signals: np.ndarray | Ragged) -> None:
+    """ConfigError unless ``method`` pretrains and ``signals`` [N, leads, T] fits its input
+    (for Ragged records: the longest; shorter ones are left out of the crops)."""
     if not method.needs_pretraining:
         raise ConfigError(f"method {method.name!r} is a baseline without pretraining")
     spec = method.input_spec
-    if signals.ndim != 3 or signals.shape[1] != spec.n_leads:
+    if len(signals.shape) != 3 or signals.shape[1] != spec.n_leads:
         raise ConfigError(
             f"method {method.name!r} expects records [N, {spec.n_leads}, T], "
             f"got {tuple(signals.shape)}"
@@ -33,8 +36,16 @@ def check_records(method: Method, signals: np.ndarray) -> None:
 
 
 def read_shared_checkpoint(path: Path, processes: Processes) -> dict[str, Any] | None:
-    """The checkpoint at ``path`` (None if absent), checked to be the same on every process."""
-    state = read_checkpoint(path) if path.exists() else None
+    """The checkpoint at ``path`` (None if absent), checked to be the same on every process.
+
+    A corrupt checkpoint (failing its checksum, truncated) is moved aside and reported by
+    name; the run then starts over (None)."""
+    try:
+        state = read_checkpoint(path) if path.exists() else None
+    except CorruptCheckpointError as error:
+        if processes.is_main:
+            quarantine(path, str(error).replace(str(path), path.name))
+        state = None
     steps = all_gather_values(None if state is None else int(state["step"]), processes)
     if len(set(steps)) > 1:
         raise ConfigError(

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,13 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from bench.config import to_dict
+from bench.data.ragged import Ragged
 from bench.errors import ConfigError
-from bench.method import Method, loss_scalars
+from bench.method import CollapseRule, Method, loss_scalars
 from bench.training.batches import CropSampler, place_records
 from bench.training.checkpoint import CHECKPOINT_NAME, method_header, save_checkpoint
 from bench.training.checks import check_records, check_same_run, read_shared_checkpoint
+from bench.training.collapse import collapse_summary
 from bench.training.config import TrainConfig, autocast_dtype, resolve_device
 from bench.training.distributed import (
     Processes,
@@ -61,7 +63,8 @@ class PretrainResult:
     """What a pretraining produced; ``history`` has one row per optimiser step.
 
     ``steps_this_call`` is 0 when the run had finished before; ``wall_time_s`` and
-    ``samples_per_s`` cover the training of every call together.
+    ``samples_per_s`` cover the training of every call together. ``collapse`` is the
+    method's collapse diagnostic and verdict (``bench.training.collapse``).
     """
 
     checkpoint: Path
@@ -72,6 +75,7 @@ class PretrainResult:
     samples_per_s: float
     history: list[dict[str, float]]
     steps_this_call: int
+    collapse: dict[str, Any] = field(default_factory=dict)
 
 
 class Objective(nn.Module):
@@ -87,7 +91,7 @@ class Objective(nn.Module):
 
 def pretrain(
     method: Method,
-    signals: np.ndarray,
+    signals: np.ndarray | Ragged,
     config: TrainConfig,
     run_dir: str | Path,
     *,
@@ -131,7 +135,7 @@ def pretrain(
                         "%s already finished (%d steps); not retraining", run_dir, state["step"]
                     )
                 method.load_state_dict(state["model"])
-                return result_from_checkpoint(path, state)
+                return result_from_checkpoint(path, state, method.collapse_rule())
         header = {**identity, "info": dict(info or {})}
         loop = TrainingLoop(method, signals, config, path, header, processes)
         if state is not None:
@@ -151,7 +155,7 @@ class TrainingLoop:
     def __init__(
         self,
         method: Method,
-        signals: np.ndarray,
+        signals: np.ndarray | Ragged,
         config: TrainConfig,
         checkpoint_path: Path,
         header: dict[str, Any],
@@ -191,6 +195,7 @@ class TrainingLoop:
         self.history = History()
         self.step = 0
         self.elapsed_before = self.elapsed_s = 0.0  # wall time of earlier calls / up to now
+        self.started_at: float | None = None  # epoch seconds of the first call's start
         self.saved_step = -1
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -204,6 +209,7 @@ class TrainingLoop:
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.load_state_dict(state["sampler"])
         self.history = History(state["history"])
+        self.started_at = state.get("started_at")  # absent in checkpoints of older versions
         self.step = self.saved_step = int(state["step"])
         self.elapsed_before = self.elapsed_s = float(state["elapsed_s"])
         self._restore_rng(state)
@@ -228,6 +234,8 @@ class TrainingLoop:
         """Train up to the end (or ``stop_at_step``); checkpoint on every way out."""
         end = self.total_steps if stop_at_step is None else min(stop_at_step, self.total_steps)
         start_step, started = self.step, time.perf_counter()
+        if self.started_at is None:
+            self.started_at = time.time()
         boundary: dict[str, Any] | None = None  # RNG + sampler state before an unfinished step
         updating = False
         bar = tqdm(
@@ -269,6 +277,7 @@ class TrainingLoop:
             samples_per_s=self.step * self.sampler.global_batch / max(self.elapsed_s, 1e-9),
             history=self.history.rows(),
             steps_this_call=self.step - start_step,
+            collapse=collapse_summary(self.method.collapse_rule(), self.history.columns),
         )
 
     def _forward_backward(self) -> tuple[float, dict[str, Tensor]]:
@@ -337,9 +346,12 @@ class TrainingLoop:
                     "total_steps": self.total_steps,
                     "finished": self.step == self.total_steps,
                     "elapsed_s": elapsed,
+                    "started_at": self.started_at,  # wall-clock span, epoch seconds
+                    "saved_at": time.time(),
                     "samples_seen": self.step * self.sampler.global_batch,
                     "train_config": to_dict(self.config),
                     "history": self.history.state_dict(),
+                    "collapse": collapse_summary(self.method.collapse_rule(), self.history.columns),
                     "sampler": current["sampler"],
                     "world_size": self.processes.world_size,
                     "rng": rng_states[0],
@@ -372,9 +384,12 @@ class TrainingLoop:
             log.warning("stopped at step %d; checkpoint %s, rerun to resume", self.step, self.path)
 
 
-def result_from_checkpoint(path: Path, state: dict[str, Any]) -> PretrainResult:
-    """The PretrainResult a saved checkpoint describes."""
+def result_from_checkpoint(
+    path: Path, state: dict[str, Any], rule: CollapseRule | None
+) -> PretrainResult:
+    """The PretrainResult a saved checkpoint describes (``rule``: its method's, for collapse)."""
     elapsed = float(state["elapsed_s"])
+    history = History(state["history"])
     return PretrainResult(
         checkpoint=path,
         steps=int(state["step"]),
@@ -382,6 +397,7 @@ def result_from_checkpoint(path: Path, state: dict[str, Any]) -> PretrainResult:
         finished=bool(state["finished"]),
         wall_time_s=elapsed,
         samples_per_s=float(state["samples_seen"]) / elapsed if elapsed > 0 else 0.0,
-        history=History(state["history"]).rows(),
+        history=history.rows(),
         steps_this_call=0,
+        collapse=collapse_summary(rule, history.columns),
     )

@@ -4,7 +4,6 @@ retries of interrupted trials, and the best trial as a RunConfig YAML."""
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy.engine import make_url
 from bench.atomic import atomic_write
 from bench.errors import ConfigError
 from bench.paths import results_dir
+from bench.schema_race import retry_schema_race
 
 DB_NAME = "optuna.db"
 IDENTITY_ATTR = "bench_tune"
@@ -68,36 +68,24 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats: a trial whose worker died is retried once.
 
     Workers that open a new database at the same moment race to create its schema; the
-    loser's error (a duplicate row, "table ... already exists", "database is locked") is
-    retried after a short wait, by which time the schema is there.
+    loser's error is retried after a short wait (``bench.schema_race``).
     """
-    attempt = 1
-    while True:
-        try:
-            make_url(url)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ExperimentalWarning)
-                return optuna.storages.RDBStorage(
-                    url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, **_retry_stale()
-                )
-        except (sqlalchemy.exc.SQLAlchemyError, ValueError, ImportError) as error:
-            if attempt < SCHEMA_RACE_ATTEMPTS and _lost_schema_race(error):
-                time.sleep(0.2 * attempt)
-                attempt += 1
-                continue
-            raise ConfigError(
-                f"--storage {safe_url(url)} cannot be opened ({error}); give a database URL "
-                "such as sqlite:///path/optuna.db or postgresql://user@host/db"
-            ) from error
 
+    def open_rdb() -> optuna.storages.RDBStorage:
+        make_url(url)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, **_retry_stale()
+            )
 
-def _lost_schema_race(error: Exception) -> bool:
-    """Whether ``error`` is what a worker sees while another one creates the schema."""
-    if isinstance(error, sqlalchemy.exc.IntegrityError):
-        return True
-    message = str(error)
-    racing = ("already exists", "database is locked")
-    return isinstance(error, sqlalchemy.exc.OperationalError) and any(s in message for s in racing)
+    try:
+        return retry_schema_race(open_rdb, url, SCHEMA_RACE_ATTEMPTS)
+    except (sqlalchemy.exc.SQLAlchemyError, ValueError, ImportError) as error:
+        raise ConfigError(
+            f"--storage {safe_url(url)} cannot be opened ({error}); give a database URL "
+            "such as sqlite:///path/optuna.db or postgresql://user@host/db"
+        ) from error
 
 
 def safe_url(url: str) -> str:

@@ -34,7 +34,7 @@ from bench.config import deep_merge, to_dict
 from bench.errors import BenchError, ConfigError
 from bench.evaluation.fractions import check_fraction
 from bench.grid.cells import validation_score
-from bench.grid.plan import PROTOCOLS, Cell, RunConfig, eval_key, load_run_config, plan_unit
+from bench.grid.plan import PROTOCOLS, Cell, RunConfig, eval_key, load_run_config
 from bench.grid.plan import resolved_profile as resolve_run_profile
 from bench.grid.workspace import Workspace
 from bench.method import METHODS, Protocol
@@ -246,8 +246,8 @@ class Tuner:
             _datasets=self.workspace._datasets,
             _tasks=self.workspace._tasks,
         )
-        data = workspace.dataset(self.task.dataset)
-        unit = plan_unit(self.method.name, self.task.dataset, profile, data)
+        unit = workspace.plan_unit(self.method.name, self.task.dataset)
+        data = workspace.unit_data(unit)
         protocol, fraction = self.options.protocol, self.options.fraction
         key = eval_key(unit, self.task, protocol, fraction, EVAL_SEED, profile, data)
         return Cell(unit, self.task, protocol, fraction, EVAL_SEED, key), workspace

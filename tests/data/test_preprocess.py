@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import signal as sps
 
 from bench.config import from_dict
-from bench.data.preprocess import Preprocessing, apply_preprocessing
+from bench.data.preprocess import Preprocessing, apply_preprocessing, resample
 from bench.data.signals import CANONICAL_LEADS, INDEPENDENT_LEADS, SignalSet
 from bench.errors import ConfigError, DataError
 
@@ -185,3 +188,14 @@ def test_bad_options_are_config_errors(options, where):
 def test_unknown_option_is_a_config_error_with_a_hint():
     with pytest.raises(ConfigError, match="did you mean 'rate'"):
         from_dict(Preprocessing, {"rates": 250}, "preprocessing")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("rate", "target"), [(500, 100), (257, 100), (1000, 500), (100, 250)])
+def test_poly_resampling_equals_scipys_default_to_the_bit(dtype, rate: int, target: int) -> None:
+    signals = np.random.default_rng(0).standard_normal((2, 3, 1000)).astype(dtype)
+    ratio = Fraction(target, rate)
+    expected = sps.resample_poly(signals, ratio.numerator, ratio.denominator, axis=-1)
+    np.testing.assert_array_equal(
+        resample(signals, rate, target, "poly"), expected.astype(np.float32)
+    )

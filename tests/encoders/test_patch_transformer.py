@@ -152,6 +152,8 @@ def test_bad_keep_raises() -> None:
         ("tiny", {"drop_path": 1.0}, "drop_path"),
         ("tiny", {"depth": "2"}, "depth must be int"),
         ("tiny", {"attention": "sparse"}, "'full', 'cropa'"),
+        ("tiny", {"pos_layout": "diagonal"}, "pos_layout"),
+        ("tiny", {"norm_eps": 0.0}, "norm_eps"),
     ],
 )
 def test_bad_config_raises(size: str, overrides: dict[str, object], message: str) -> None:

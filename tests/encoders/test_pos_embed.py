@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -26,6 +27,25 @@ def test_2d_code_spends_half_on_lead_and_half_on_time() -> None:
     torch.testing.assert_close(code[:, :8], sincos_1d(leads, 8))
     torch.testing.assert_close(code[:, 8:], sincos_1d(times, 8))
     torch.testing.assert_close(sincos_grid(4, 7, 16), code)
+
+
+def test_time_lead_layout_is_the_float64_reference_code_rounded_once() -> None:
+    leads, times = grid_ids(3, 40)
+    code = sincos_2d(leads, times, dim=32, layout="time_lead")
+    omega = 1.0 / 10000.0 ** (np.arange(8, dtype=np.float64) / 8)  # 8 frequencies per half
+
+    def half(positions: torch.Tensor) -> np.ndarray:
+        angles = positions.numpy().astype(np.float64)[:, None] * omega
+        return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+    expected = np.concatenate([half(times), half(leads)], axis=1)  # time first, then lead
+    assert code.dtype == torch.float32
+    torch.testing.assert_close(code, torch.from_numpy(expected).float(), atol=0, rtol=0)
+    rounded_late = sincos_2d(times, leads, dim=32)  # the same halves computed in float32
+    assert not torch.equal(code, rounded_late)
+    torch.testing.assert_close(code, rounded_late, atol=1e-5, rtol=0)
+    with pytest.raises(ConfigError, match="layout"):
+        sincos_2d(leads, times, 32, layout="diagonal")  # type: ignore[arg-type]
 
 
 def test_every_grid_position_has_a_distinct_code_for_long_records() -> None:

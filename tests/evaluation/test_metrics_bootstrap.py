@@ -1,4 +1,4 @@
-"""Bootstrap: fixed indices, vectorised metrics equal to sklearn, CIs, the paired test."""
+"""Bootstrap: fixed indices, vectorised metrics equal to sklearn, CIs, redrawn resamples."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from bench.evaluation.bootstrap import (
     class_auroc_auprc,
     class_f1,
     macro_auroc_samples,
-    paired_bootstrap_test,
     percentile_ci,
     resample_counts,
     resampled_macro_scores,
+    valid_resamples,
 )
 
 
@@ -102,28 +102,48 @@ def test_ci_contains_the_estimate_and_narrows_with_more_records() -> None:
     assert widths[1] < widths[0] / 2
 
 
-def test_paired_test_separates_a_clearly_better_method() -> None:
-    rng = np.random.default_rng(4)
-    y = (rng.random((400, 5)) < 0.3).astype(int)
-    strong = [3.0 * y + rng.normal(size=y.shape) for _ in range(3)]
-    weak = [0.5 * y + rng.normal(size=y.shape) for _ in range(3)]
-    indices = bootstrap_indices(400, n_boot=500)
-    test = paired_bootstrap_test(y, strong, weak, indices)
-    observed = np.mean([roc_auc_score(y, s) for s in strong]) - np.mean(
-        [roc_auc_score(y, s) for s in weak]
-    )
-    assert test.difference == pytest.approx(observed, abs=1e-12)
-    assert test.p_value == pytest.approx(1 / 500)  # floored at 1 / n_boot
-    assert 0 < test.low < test.difference < test.high
+def test_resamples_missing_a_class_are_redrawn_as_the_reference_does() -> None:
+    y = np.zeros((40, 3), dtype=int)
+    y[:20, 0] = 1  # common
+    y[0, 1] = 1  # a single positive: missed by about 36 % of plain resamples
+    y[:, 2] = 1
+    y[1, 2] = 0  # a single negative (another record): as undefined for AUROC when missed
+    plain = bootstrap_indices(40, n_boot=300, seed=2)
+    counts = resample_counts(plain, 40) @ y
+    invalid = ((counts == 0) | (counts == 40)).any(axis=1)
+    assert 150 < invalid.sum() < 250  # both rare classes are often missed
+
+    resamples = valid_resamples(y, n_boot=300, seed=2)
+    kept = resample_counts(resamples.indices, 40) @ y
+    assert resamples.indices.shape == (300, 40)
+    assert ((kept > 0) & (kept < 40)).all()
+    assert resamples.n_redrawn > invalid.sum()  # redraws can fail too
+    # the valid plain resamples come first, in order, so a set needing no redraw keeps them
+    assert np.array_equal(resamples.indices[: (~invalid).sum()], plain[~invalid])
+    scores = macro_auroc_samples(y, y + np.random.default_rng(0).normal(size=y.shape), plain)
+    assert np.isfinite(scores).all()  # plain resamples: the missing class is left out instead
 
 
-def test_paired_test_of_identical_scores_is_not_significant() -> None:
-    rng = np.random.default_rng(5)
-    y, s = _cell(rng, 300, 4)
-    test = paired_bootstrap_test(y, [s, s + 0.0], [s], bootstrap_indices(300, n_boot=200))
-    assert test.difference == 0.0
-    assert test.p_value == 1.0
-    assert test.low == test.high == 0.0
+def test_a_set_needing_no_redraw_keeps_the_plain_resamples() -> None:
+    y = (np.random.default_rng(1).random((300, 4)) < 0.4).astype(int)
+    resamples = valid_resamples(y, n_boot=50, seed=5)
+    assert resamples.n_redrawn == 0
+    assert np.array_equal(resamples.indices, bootstrap_indices(300, n_boot=50, seed=5))
+
+
+def test_a_class_absent_from_the_whole_set_does_not_force_redraws() -> None:
+    y = np.zeros((30, 2), dtype=int)
+    y[::2, 0] = 1  # class 1 has no positive at all: excluded, as from the point estimate
+    assert valid_resamples(y, n_boot=20).n_redrawn == 0
+
+
+def test_where_nearly_every_resample_misses_a_class_plain_resamples_are_counted() -> None:
+    y = np.zeros((200, 30), dtype=int)
+    y[np.arange(30), np.arange(30)] = 1  # 30 classes of one positive each: ~1e-6 resamples fit
+    resamples = valid_resamples(y, n_boot=50, seed=3)
+    assert np.array_equal(resamples.indices, bootstrap_indices(200, n_boot=50, seed=3))
+    assert resamples.n_redrawn == 0 and resamples.n_partial == 50
+    assert valid_resamples(y[:, :1], n_boot=50, seed=3).n_partial == 0  # one rare class: redraw
 
 
 def test_resampled_scores_include_f1_only_with_thresholds() -> None:

@@ -185,19 +185,24 @@ def test_ctrl_c_cancels_outstanding_cells_and_keeps_finished_ones(
 
 
 def test_unit_tasks_pretrain_once_and_embed_only_for_linear_cells() -> None:
-    cfg = config(
-        methods=["toy_masked", "random_init", "supervised"],
-        protocols=["linear", "finetune"],
-        fractions=[0.1, 1.0],
-        seeds=2,
-    )
+    cfg_fields: dict[str, Any] = {
+        "methods": ["toy_masked", "random_init", "supervised"],
+        "protocols": ["linear", "finetune"],
+        "fractions": [0.1, 1.0],
+        "seeds": 2,
+    }
+    cfg = config(**cfg_fields)
     cells = plan_grid(cfg, workspace_for(cfg, progress=False))
     jobs = unit_jobs(cells)
     by_method: dict[str, list[Any]] = {}
     for job in jobs.values():
         by_method.setdefault(job.method, []).append(job)
     assert len(by_method["toy_masked"]) == 1 and by_method["toy_masked"][0].embed
-    assert sorted(j.seed for j in by_method["random_init"]) == [0, 1]  # seeded inits
+    # one seeded init per pretraining seed (1 here), shared by both fraction seeds
+    assert [(j.seed, j.pretrain_seed) for j in by_method["random_init"]] == [(0, 0)]
+    two = plan_grid(config(**{**cfg_fields, "pretrain_seeds": 2}), workspace_for(cfg))
+    inits = [(j.method, j.seed) for j in unit_jobs(two).values() if j.method == "random_init"]
+    assert sorted(inits) == [("random_init", 0), ("random_init", 1)]
     assert "supervised" not in by_method  # fine-tuned from scratch: nothing to prepare
     finetune_only = unit_jobs([c for c in cells if c.protocol == "finetune"])
     assert [(j.method, j.embed) for j in finetune_only.values()] == [("toy_masked", False)]

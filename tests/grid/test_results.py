@@ -190,6 +190,7 @@ def test_corrupt_json_names_the_file_or_is_skipped(
 def test_invalid_json_content_names_the_file(tmp_path: Path, edit: object, message: str) -> None:
     path = write_result(tmp_path, _result(), _predictions())
     data = json.loads(path.read_text())
+    data.pop("integrity")  # an edited file without a checksum is checked field by field
     edit(data)  # type: ignore[operator]
     path.write_text(json.dumps(data))
     with pytest.raises(ResultFileError, match=message) as error:

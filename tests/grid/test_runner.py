@@ -145,3 +145,5 @@ def test_results_hold_test_metrics_selected_on_validation(toys: Any, small_synth
             "bradycardia", "tachycardia", "irregular_rhythm", "wide_qrs", "st_shift",
         )  # fmt: skip
         assert 0.45 < result.realised_fraction < 0.56
+        assert result.pretraining["collapse"]["metric"] is None  # the toy has no diagnostic
+        assert result.pretraining["collapse"]["collapsed"] is False

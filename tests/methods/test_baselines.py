@@ -11,12 +11,12 @@ import torch
 from torch import nn
 
 from bench.cli import main
-from bench.config import from_dict
+from bench.config import from_dict, to_dict
 from bench.encoders.base import ENCODERS, InputSpec
 from bench.encoders.patch_transformer import PatchTransformer
 from bench.encoders.xresnet1d import XResNet1d
 from bench.errors import BenchError, ConfigError
-from bench.method import METHODS, Method
+from bench.method import METHODS, HeadSpec, MatchedConfig, Method
 from methods.baseline import BaselineConfig
 from methods.random_init import RandomInit
 from methods.supervised import Supervised, SupervisedXResNet1d, SupervisedXResNet1dConfig
@@ -148,3 +148,43 @@ def test_the_shared_loop_refuses_a_baseline_and_writes_nothing(tmp_path: Path) -
             method, signals, TrainConfig(epochs=1, batch_size=4, warmup_epochs=0), tmp_path / "run"
         )
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("backbone", "as_shared"), [("cpc", False), ("jepa", False), ("stmask", True)]
+)
+def test_matched_baselines_are_exactly_the_ssl_methods_own_network(
+    backbone: str, as_shared: bool
+) -> None:
+    method_class = METHODS.get(backbone)
+    config = from_dict(method_class.config_class, {})
+    matched = MatchedConfig(backbone, to_dict(config))
+    torch.manual_seed(3)
+    reference = method_class(config, SPEC).encoder
+    torch.manual_seed(3)
+    frozen = RandomInit(matched, SPEC)
+    torch.manual_seed(3)
+    trained = Supervised(matched, SPEC)
+    for baseline in (frozen, trained):
+        assert type(baseline.encoder) is type(reference)
+        assert baseline.encoder.config == reference.config
+        assert same_state(baseline.encoder, reference)  # same init under the same seed
+    assert not any(p.requires_grad for p in frozen.encoder.parameters())
+    assert all(p.requires_grad for p in trained.encoder.parameters())
+    shared = build("random_init", seed=3).encoder  # stmask's network is the shared backbone
+    assert (type(shared) is type(reference) and same_state(shared, reference)) is as_shared
+
+
+def test_matched_baselines_refuse_a_baseline_backbone_and_the_xresnet_reference() -> None:
+    with pytest.raises(ConfigError, match="is a baseline"):
+        RandomInit(MatchedConfig("supervised", {}), SPEC)
+    assert RandomInit.builds_on_backbones and Supervised.builds_on_backbones
+    assert not SupervisedXResNet1d.builds_on_backbones
+
+
+def test_the_xresnet_reference_names_the_benchmark_head_and_input() -> None:
+    head, regime = SupervisedXResNet1d.finetune_head, SupervisedXResNet1d.native_input
+    assert head == HeadSpec(hidden=128, input_dropout=0.25, dropout=0.5)
+    assert regime is not None
+    assert (regime.rate, regime.leads, regime.window_s) == (100, "12", 2.5)
+    assert Supervised.finetune_head is None and RandomInit.native_input is None

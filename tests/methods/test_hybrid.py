@@ -17,11 +17,12 @@ from bench.method import METHODS
 from bench.training.checkpoint import load_encoder
 from bench.training.config import TrainConfig
 from bench.training.loop import pretrain
-from methods._masked_decoding import masked_mse
+from methods._masked_decoding import masked_mse, normalize_patches
 from methods.hybrid_mae_contrastive import (
     HybridConfig,
     HybridMAEContrastive,
     nt_xent,
+    random_column_mask,
     random_token_mask,
 )
 
@@ -97,7 +98,32 @@ def test_every_sample_masks_round_ratio_tokens(ratio: float, n_tokens: int) -> N
 
 @pytest.mark.parametrize("ratio", [0.75, 0.5, 0.3])
 def test_method_masks_round_ratio_of_its_tokens(ratio: float) -> None:
-    assert build(mask_ratio=ratio).n_masked == round(ratio * 12)
+    assert build(mask_type="token", mask_ratio=ratio).n_masked == round(ratio * 12)
+    assert build(mask_type="column", mask_ratio=ratio).n_masked == round(ratio * 4)
+
+
+def test_column_masks_hide_the_same_time_steps_in_every_lead() -> None:
+    torch.manual_seed(0)
+    keep, masked = random_column_mask(32, 3, 10, 7)
+    grid = masked.reshape(32, 3, 10)
+    assert torch.equal(grid, grid[:, :1].expand_as(grid))  # one column set for all leads
+    assert grid[:, 0].sum(dim=1).tolist() == [7] * 32
+    assert keep.shape == (32, 3 * 3) and torch.all(keep[:, 1:] > keep[:, :-1])
+    assert not masked.gather(1, keep).any()
+    assert len({tuple(row) for row in grid[:, 0].tolist()}) > 1  # independent per sample
+
+
+def test_default_mask_is_token_and_column_masks_reach_the_method() -> None:
+    assert HybridConfig().mask_type == "token"
+    method = build(mask_type="column")
+    torch.manual_seed(1)
+    keep, masked = method.draw_masks(16, torch.device("cpu"))
+    assert keep.shape == (16, 3 * 1)  # 3 leads x the one visible column
+    grid = masked.reshape(16, 3, 4)
+    assert torch.equal(grid, grid[:, :1].expand_as(grid)) and grid[:, 0].sum(1).eq(3).all()
+    token_masked = build().draw_masks(64, torch.device("cpu"))[1]
+    token_grid = token_masked.reshape(64, 3, 4)
+    assert not torch.equal(token_grid, token_grid[:, :1].expand_as(token_grid))
 
 
 def nt_xent_float64(a: Tensor, b: Tensor, temperature: float) -> float:
@@ -168,11 +194,30 @@ def test_targets_are_normalised_patches_of_the_noise_free_view() -> None:
     targets = method.reconstruction_targets(x)
     assert targets.shape == (4, 12, 10)
     torch.testing.assert_close(targets.mean(-1), torch.zeros(4, 12), atol=1e-5, rtol=0)
+    patches = x.reshape(4, 12, 10).double()
+    patch_var = patches.var(-1, unbiased=False)
+    crop_var = x.double().reshape(4, -1).var(-1, unbiased=False)[:, None]
+    expected_std = (patch_var / (patch_var + 1e-2 * crop_var)).sqrt()  # eps relative to crop
     torch.testing.assert_close(
-        targets.std(-1, unbiased=False), torch.ones(4, 12), atol=1e-3, rtol=0
+        targets.std(-1, unbiased=False).double(), expected_std, atol=1e-4, rtol=0
     )
+    assert (expected_std > 0.95).all()  # a normal patch stays close to unit variance
     raw = build(norm_targets=False).reconstruction_targets(x)
     assert torch.equal(raw, x.reshape(4, 3, 4, 10).reshape(4, 12, 10))
+
+
+def test_flat_patches_get_near_zero_targets_at_any_signal_scale() -> None:
+    x = signals(4)
+    x[:, 1, 10:20] = 0.3 + 1e-5 * torch.randn(4, 10)  # a flat patch: lead 1, patch 1
+    for amplitude in (1e-3, 1.0, 1e3):
+        targets = build().reconstruction_targets(amplitude * x)
+        flat, normal = targets[:, 5], targets[:, 4]  # lead-major: token 5 = lead 1, patch 1
+        assert flat.abs().max() < 1e-2
+        assert normal.std(-1, unbiased=False).min() > 0.9
+    patches = (1e3 * x).reshape(4, 12, 10)
+    absolute = normalize_patches(patches, eps=1e-6, scale=torch.ones(1, 1, 1))
+    assert absolute[:, 5].std(-1, unbiased=False).min() > 0.9  # MAE's absolute eps: noise x100
+    assert torch.equal(normalize_patches(torch.zeros(2, 3, 5)), torch.zeros(2, 3, 5))
 
 
 def test_loss_is_finite_with_its_parts() -> None:
@@ -230,6 +275,8 @@ def test_deterministic_under_a_fixed_seed() -> None:
         ({"decoder_dim": 30}, "decoder_dim"),
         ({"size": "huge"}, "size"),
         ({"aug_scale": 1.0}, "aug_scale"),
+        ({"mask_type": "lead"}, "mask_type"),
+        ({"norm_eps": 0.0}, "norm_eps"),
     ],
 )
 def test_bad_config_is_a_clear_error(fields: dict[str, object], message: str) -> None:
@@ -239,7 +286,9 @@ def test_bad_config_is_a_clear_error(fields: dict[str, object], message: str) ->
 
 def test_ratio_that_masks_no_token_is_rejected_for_the_input() -> None:
     with pytest.raises(ConfigError, match="mask_ratio"):
-        build(mask_ratio=0.02)  # round(0.02 * 12) = 0 masked tokens
+        build(mask_type="token", mask_ratio=0.02)  # round(0.02 * 12) = 0 masked tokens
+    with pytest.raises(ConfigError, match="mask_ratio"):
+        build(mask_type="column", mask_ratio=0.1)  # round(0.1 * 4) = 0 masked columns
 
 
 def test_shared_loop_checkpoint_reloads_the_same_encoder(tmp_path: Path) -> None:

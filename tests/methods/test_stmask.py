@@ -18,7 +18,13 @@ from bench.method import METHODS
 from bench.training.checkpoint import load_encoder
 from bench.training.config import TrainConfig
 from bench.training.loop import pretrain
-from methods.st_mask import SpatioTemporalMask, STMaskConfig, random_span_mask, shuffle_leads
+from methods.st_mask import (
+    Pretext,
+    SpatioTemporalMask,
+    STMaskConfig,
+    random_span_mask,
+    shuffle_leads,
+)
 
 SPEC = InputSpec(n_leads=4, n_samples=40, sampling_rate=20)  # 4 leads x 4 patches of 10
 SMALL = {"patch_size": 10, "decoder_dim": 32}
@@ -72,7 +78,8 @@ def test_shuffled_slots_hold_the_lead_their_target_names() -> None:
     sample = torch.arange(6).reshape(6, 1)
     assert torch.equal(task.targets[..., 0], (100 * sample + perm + 1).float())  # slot s = perm[s]
     torch.manual_seed(1)
-    shuffled, perm = shuffle_leads(x, 1.0)
+    shuffled, perm, drawn = shuffle_leads(x, 1.0)
+    assert drawn.all()
     for b in range(6):
         for s in range(4):
             assert torch.equal(shuffled[b, s], x[b, perm[b, s]])
@@ -127,24 +134,86 @@ def test_masked_samples_form_a_few_spans_not_scattered_samples() -> None:
 def test_shuffle_prob_zero_keeps_the_lead_order() -> None:
     x = signals()
     torch.manual_seed(6)
-    task = build(shuffle_prob=0.0).pretext(x)
+    task = build(shuffle_prob=0.0, lead_loss_on="all").pretext(x)
     assert torch.equal(task.lead_targets, torch.arange(4).expand(8, 4))
     assert torch.equal(task.targets, x)
 
 
 def test_shuffle_prob_one_draws_uniform_permutations() -> None:
     torch.manual_seed(7)
-    _, perm = shuffle_leads(torch.zeros(6000, 3, 2), 1.0)
+    _, perm, _ = shuffle_leads(torch.zeros(6000, 3, 2), 1.0)
     counts = Counter(tuple(row) for row in perm.tolist())
     assert len(counts) == 6
     assert all(abs(count / 6000 - 1 / 6) < 0.025 for count in counts.values())
 
 
 def test_unshuffled_lead_index_is_learned_quickly() -> None:
-    rows = train_steps(build(shuffle_prob=0.0), signals(), steps=30)
+    rows = train_steps(build(shuffle_prob=0.0, lead_loss_on="all"), signals(), steps=30)
     assert rows[0]["lead_ce"] > 1.0
     assert np.mean([row["lead_ce"] for row in rows[-5:]]) < 0.1
     assert rows[-1]["lead_accuracy"] == 1.0
+
+
+def test_lead_loss_and_accuracy_count_only_shuffled_samples() -> None:
+    method = build()
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, 4, 4, generator=g)
+    targets = torch.stack([torch.randperm(4, generator=g) for _ in range(6)])
+    drawn = torch.tensor([True, False, True, False, False, True])
+    task = Pretext(torch.zeros(1), torch.zeros(1), torch.zeros(1), targets, drawn)
+    lead_ce, accuracy = method.lead_terms(logits, task)
+    picked_logits, picked = logits[drawn].reshape(-1, 4), targets[drawn].reshape(-1)
+    expected = -torch.log_softmax(picked_logits.double(), dim=1)[torch.arange(12), picked].mean()
+    torch.testing.assert_close(lead_ce.double(), expected)
+    assert accuracy.item() == (picked_logits.argmax(1) == picked).float().mean().item()
+    changed = logits.clone()
+    changed[~drawn] = 1e3 * torch.randn(3, 4, 4, generator=g)
+    assert torch.equal(method.lead_terms(changed, task)[0], lead_ce)  # unshuffled rows unused
+    everything = build(lead_loss_on="all").lead_terms(logits, task)[0]
+    assert not torch.isclose(everything, lead_ce)
+    none = Pretext(task.inputs, task.targets, task.masked, targets, torch.zeros(6, dtype=bool))
+    leaf = logits.clone().requires_grad_(True)
+    empty_ce, empty_acc = method.lead_terms(leaf, none)
+    empty_ce.backward()
+    assert empty_ce.item() == 0.0 and empty_acc.item() == 0.0 and not leaf.grad.any()
+
+
+def identity_guess_accuracy(lead_loss_on: str, leads: int = 12) -> float:
+    """Lead accuracy of the best position-only guess (slot s -> lead s) on 4,000 crops."""
+    spec = InputSpec(n_leads=leads, n_samples=40, sampling_rate=20)
+    torch.manual_seed(0)
+    config = from_dict(STMaskConfig, {**SMALL, "lead_loss_on": lead_loss_on})
+    method = SpatioTemporalMask(config, spec)
+    task = method.pretext(torch.randn(4000, leads, 40))
+    logits = torch.eye(leads).expand(4000, leads, leads)  # ignores content: slot = lead
+    return method.lead_terms(logits, task)[1].item()
+
+
+def test_position_code_alone_no_longer_predicts_the_lead() -> None:
+    assert identity_guess_accuracy("all") == pytest.approx(0.5 + 0.5 / 12, abs=0.02)  # 54 %
+    assert identity_guess_accuracy("shuffled") == pytest.approx(1 / 12, abs=0.01)  # chance
+
+
+def position_only_lead_accuracy(lead_loss_on: str) -> float:
+    """Lead accuracy of a model trained on all-zero crops: only the position code is left."""
+    method = build(lead_loss_on=lead_loss_on, lead_weight=10.0)
+    optimizer = torch.optim.AdamW(method.parameters(), lr=3e-3)
+    zeros = torch.zeros(64, 4, 40)
+    for _ in range(100):
+        optimizer.zero_grad()
+        method.loss(zeros)["loss"].backward()
+        optimizer.step()
+    torch.manual_seed(123)
+    with torch.no_grad():
+        return method.loss(torch.zeros(2048, 4, 40))["lead_accuracy"].item()
+
+
+@pytest.mark.slow
+def test_a_trained_model_cannot_read_the_lead_off_its_position() -> None:
+    old = position_only_lead_accuracy("all")  # half the samples keep slot = lead
+    new = position_only_lead_accuracy("shuffled")
+    assert old == pytest.approx(0.5 + 0.5 / 4, abs=0.04)  # 62.5 % with 4 leads
+    assert new == pytest.approx(1 / 4, abs=0.04)  # chance
 
 
 def test_reconstruct_all_counts_every_sample() -> None:
@@ -210,6 +279,8 @@ def test_deterministic_under_a_fixed_seed() -> None:
         ({"shuffle_probability": 0.5}, "unknown field"),
         ({"shuffle_prob": "often"}, "shuffle_prob"),
         ({"shuffle_prob": 1.5}, "shuffle_prob"),
+        ({"lead_loss_on": "slots"}, "lead_loss_on"),
+        ({"shuffle_prob": 0.0}, "never trains the lead"),
         ({"mask_ratio_range": [0.5, 0.2]}, "mask_ratio_range"),
         ({"mask_ratio_range": [0.2, 1.0]}, "mask_ratio_range"),
         ({"mask_ratio_range": [0.2]}, "mask_ratio_range"),

@@ -77,7 +77,11 @@ def test_cases_are_built_as_the_profile_builds_them() -> None:
     cases, skipped = plan_cases(options)
     assert skipped == []
     assert [(case.method, case.size) for case in cases] == [("jepa", "base"), ("cpc", "-")]
-    assert {case.input_spec for case in cases} == {InputSpec(8, 2500, 250)}
+    # the paper profile feeds each method its paper's input (input: native)
+    assert [case.input_spec for case in cases] == [
+        InputSpec(8, 2500, 250),
+        InputSpec(12, 1000, 100),
+    ]
     assert [case.train.batch_size for case in cases] == [64, 32]  # cpc's own paper batch
     assert all(case.train.device == "cpu" for case in cases)
     (small,), _ = plan_cases(PerfOptions(methods=("jepa",), sizes=("small",), batch_size=8))

@@ -20,6 +20,7 @@ import pytest
 from bench.cli import main
 from bench.errors import DataError
 from bench.evaluation.metrics import evaluate_cell
+from bench.evaluation.significance import adjust_p_values
 from bench.grid.results import (
     CellResult,
     Predictions,
@@ -88,7 +89,9 @@ def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def frame(grid: Path) -> pd.DataFrame:
-    return leaderboard_frame(grid, OPTIONS)
+    frame = leaderboard_frame(grid, OPTIONS)
+    frame.attrs["grid"] = grid
+    return frame
 
 
 def _entries(frame: pd.DataFrame, protocol: str, fraction: float, task: str) -> pd.DataFrame:
@@ -134,8 +137,24 @@ def test_markers_exactly_where_expected(frame: pd.DataFrame) -> None:
     linear = _entries(frame, "linear", 0.1, "rhythm")
     assert linear.loc["mid", "p_vs_supervised"] == 1.0
     assert linear.loc["poor", "p_vs_random_init"] == 1.0
-    assert linear.loc["good", "p_vs_supervised"] == pytest.approx(1 / OPTIONS.n_boot)
+    # one-sided: no replicate of the hierarchical bootstrap at or below zero
+    assert linear.loc["good", "p_vs_supervised"] == pytest.approx(1 / (OPTIONS.n_boot + 1))
     assert np.isnan(linear.loc["random_init", "p_vs_random_init"])
+
+
+def test_p_values_are_adjusted_over_each_table(frame: pd.DataFrame) -> None:
+    columns = ["p_vs_random_init", "p_vs_supervised"]
+    adjusted = ["p_adj_vs_random_init", "p_adj_vs_supervised"]
+    for _, table in frame.groupby(["profile", "task_group", "protocol", "fraction"]):
+        family = table[columns].to_numpy().ravel()
+        assert np.sum(np.isfinite(family)) >= 7  # methods x tasks x baselines, in one family
+        expected = adjust_p_values(family, "bh").reshape(len(table), 2)
+        assert np.allclose(table[adjusted].to_numpy(), expected, equal_nan=True)
+        raw, corrected = table[columns].to_numpy(), table[adjusted].to_numpy()
+        tested = np.isfinite(raw)
+        assert (corrected[tested] >= raw[tested] - 1e-12).all()
+    holm = leaderboard_frame(frame.attrs["grid"], dataclasses.replace(OPTIONS, correction="holm"))
+    assert (holm["p_adj_vs_supervised"].fillna(0) >= frame["p_adj_vs_supervised"].fillna(0)).all()
 
 
 def test_best_is_the_top_mean_of_each_column(frame: pd.DataFrame) -> None:
@@ -159,6 +178,8 @@ def test_written_files(grid: Path, frame: pd.DataFrame, tmp_path: Path) -> None:
     assert "## ptbxl · linear probe · 10 % labels (profile smoke)" in markdown
     assert "| supervised (finetune) | 3 |" in markdown
     assert "† / ‡: significantly higher than random_init / supervised" in markdown
+    assert "one-sided paired hierarchical bootstrap test" in markdown
+    assert "adjusted by Benjamini-Hochberg over all tests of the table" in markdown
 
     _check_booktabs(paths["latex"].read_text(), n_tables=4)
 
@@ -235,3 +256,23 @@ def test_inconsistent_results_give_clear_errors(tmp_path: Path) -> None:
     _write_cell(tmp_path, "random_init", "rhythm", "linear", 0.1, 0, y, y * 0.5, np.arange(1, 51))
     with pytest.raises(DataError, match="different test records"):
         leaderboard_frame(tmp_path, OPTIONS)
+
+
+def test_rows_of_collapsed_pretrainings_are_marked(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    y = (rng.random((60, 2)) < 0.5).astype(int)
+    ids = np.arange(60)
+    for seed in (0, 1):
+        for method in ("flat", "fine"):
+            cell = _write_cell(tmp_path, method, "rhythm", "linear", 1.0, seed, y, y + 0.0, ids)
+            collapsed = method == "flat" and seed == 1  # one seed's encoder is enough
+            flagged = dataclasses.replace(cell, pretraining={"collapse": {"collapsed": collapsed}})
+            write_result(tmp_path, flagged, Predictions(ids, y, y + 0.0))
+    frame = leaderboard_frame(tmp_path, LeaderboardOptions(n_boot=20))
+    assert dict(zip(frame["method"], frame["collapsed"], strict=True)) == {
+        "fine": False, "flat": True,
+    }  # fmt: skip
+    paths = write_leaderboards(tmp_path, options=LeaderboardOptions(n_boot=20))
+    for kind in ("markdown", "latex"):
+        text = paths[kind].read_text()
+        assert "flat [collapsed]" in text and "fine [collapsed]" not in text

@@ -46,4 +46,4 @@ def test_bench_run_logs_parents_and_cells_to_a_real_server(
     assert [point.step for point in curve] == [1, 2]  # FAST_SETS: max_steps=2
 
     assert main(bench_run("--tracking-uri", mlflow_server.uri)) == 0  # a rerun adds nothing
-    assert len(client.search_runs([experiment.experiment_id])) == 6
+    assert len(client.search_runs([experiment.experiment_id])) == 7  # + the grid run, replaced

@@ -97,7 +97,7 @@ def test_child_run_mirrors_the_result_file(tracking_files: Any, tracker_for: Any
     assert tags["data_fingerprint"] == provenance.data_fingerprint == "fingerprint-1"
     assert tags.get("git_sha") == provenance.git_sha
     assert run.info.status == "FINISHED"
-    assert run.info.run_name == "toy_masked superdiagnostic finetune f=0.05 seed=2"
+    assert run.info.run_name == "toy_masked · superdiagnostic · finetune ·   5% · s2"
     assert params["method.mask_ratio"] == "0.5" and params["train.lr"] == "0.001"
     assert params["evaluation.linear.c_grid"] == "[0.01, 0.1, 1.0]"
     assert params["cell.fraction"] == "0.05" and params["ci.n_boot"] == "200"

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import bench
+from bench.atomic import CHECKSUM_SUFFIX
 from bench.errors import UnknownNameError
 from bench.training.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -71,12 +72,15 @@ def test_checkpoint_records_what_it_needs(trained: tuple[Path, Any]) -> None:
     assert {"torch", "cuda", "numpy", "python"} <= state["rng"].keys()
 
 
+CKPT = "checkpoint.pt"
+
+
 def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "checkpoint.pt"
     save_checkpoint(path, {"method": "x", "method_config": {}, "input_spec": {}, "model": {}})
     save_checkpoint(path, {"method": "y", "method_config": {}, "input_spec": {}, "model": {}})
     assert read_checkpoint(path)["method"] == "y"
-    assert [p.name for p in path.parent.iterdir()] == ["checkpoint.pt"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [CKPT, f"{CKPT}{CHECKSUM_SUFFIX}"]
 
 
 def test_failed_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
@@ -85,7 +89,7 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="pickle"):
         save_checkpoint(path, {"method": lambda: None})
     assert read_checkpoint(path)["method"] == "x"
-    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CKPT, f"{CKPT}{CHECKSUM_SUFFIX}"]
 
 
 def test_missing_corrupt_and_foreign_files_fail_clearly(tmp_path: Path) -> None:

@@ -170,6 +170,7 @@ def test_only_rank_zero_writes_files(two_processes: Path) -> None:
     for run in runs:
         assert sorted(p.name for p in (two_processes / run).iterdir()) == [
             "checkpoint.pt",
+            "checkpoint.pt.sha256.json",
             "history.csv",
         ]
 

@@ -18,8 +18,7 @@ import torch
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from bench import cli
-from bench.tuning import study as tune_study
+from bench import cli, schema_race
 from bench.config import replace
 from bench.errors import ConfigError
 from bench.grid.cells import run_cell, validation_score
@@ -29,6 +28,7 @@ from bench.grid.runner import plan_grid, workspace_for
 from bench.method import METHODS
 from bench.paths import cache_dir
 from bench.training.checkpoint import read_checkpoint
+from bench.tuning import study as tune_study
 from bench.tuning.space import build_space, profile_overrides
 from bench.tuning.tuner import TuneOptions, Tuner
 
@@ -344,7 +344,7 @@ def test_storage_open_retries_a_lost_schema_race_and_nothing_else(
         return real(url, **kwargs)
 
     monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
-    monkeypatch.setattr(tune_study.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(schema_race.time, "sleep", lambda seconds: None)
     isolated_results.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{isolated_results / 'race.db'}"
     assert isinstance(tune_study.open_storage(url), real) and len(calls) == 2

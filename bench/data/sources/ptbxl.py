@@ -112,7 +112,7 @@ class PTBXLSource(DatasetSource):
         if opened is None:
             _build(root, final, spec, fingerprint, jobs, on_bad_record)
             prune_siblings(final, f"{native}hz-")
-            opened = _open_cache(final)
+            opened = open_cache(final)
         data, manifest = opened
         skipped = tuple(BadRecord(**bad) for bad in manifest["skipped"])
         if skipped and not built:
@@ -165,14 +165,14 @@ def _open_if_valid(final: Path, fingerprint: str) -> tuple[SignalSet, dict[str, 
     if manifest is None or manifest.get("source_fingerprint") != fingerprint:
         return None
     try:
-        return _open_cache(final)
+        return open_cache(final)
     except (OSError, ValueError, KeyError) as error:
         log.warning("cache %s is damaged (%s); rebuilding it", final, error)
         shutil.rmtree(final, ignore_errors=True)
         return None
 
 
-def _open_cache(folder: Path) -> tuple[SignalSet, dict[str, Any]]:
+def open_cache(folder: Path) -> tuple[SignalSet, dict[str, Any]]:
     """The landed cache in ``folder`` and its manifest."""
     manifest = read_manifest(folder)
     if manifest is None:

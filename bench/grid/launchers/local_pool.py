@@ -6,6 +6,8 @@ the GPU: ``--jobs`` defaults to 1 there). Work is ordered as with Ray: each pend
 (and the frozen embeddings its linear cells need) is one job, and a unit's cells are submitted
 once it is ready. Workers rebuild their own workspace and write the result files atomically;
 this (driver) process counts the results, mirrors them to MLflow and shows the progress bar.
+The driver claims each unit and cell as it hands it out, so several runners (each with its own
+pool) share one results folder without computing anything twice (``driver_queue``).
 """
 
 from __future__ import annotations
@@ -15,27 +17,34 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
 
 import torch
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from bench.config import check_range
+from bench.errors import DiskFullError
+from bench.grid.launchers.driver_queue import DriverQueue
+from bench.grid.launchers.worker_status import WorkerBoard, run_reported, set_status_queue
 from bench.grid.launchers.worker_tasks import (
     CellIdentity,
     RunContext,
+    UnitJob,
     UnitOutcome,
     prepare_unit,
     run_cell_task,
     run_context,
-    unit_jobs,
 )
+from bench.grid.leases import POLL_S, Holder
 from bench.grid.plan import Cell, RunConfig
 from bench.grid.profiles import Profile
 from bench.grid.results import CellResult, describe_failure, write_result
 from bench.grid.runner import CellCallback, GridSummary, cells_to_run, describe_cell, failed_result
 from bench.grid.workspace import Workspace
 from bench.paths import results_dir
+
+STATUS_REFRESH_S = 1.0  # how often the workers' line is redrawn at most
 
 
 def default_jobs() -> int:
@@ -63,16 +72,21 @@ def run_grid_in_pool(
     summary = GridSummary(skipped=len(cells) - len(todo))
     if todo:
         threads = max(1, (os.cpu_count() or 1) // jobs)
+        context = multiprocessing.get_context("spawn")
+        status = context.Queue() if workspace.progress else None
         pool = ProcessPoolExecutor(
             jobs,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_start_worker,
-            initargs=(threads, worker_setup),
+            initargs=(threads, worker_setup, status),
         )
         try:
-            _Pool(pool, run_context(config), workspace.profile).run(
-                todo, summary, on_result, workspace.progress
-            )
+            with Holder(results_dir()) as holder:
+                queue = DriverQueue(todo, holder)
+                _Pool(pool, jobs, run_context(config), workspace.profile, status).run(
+                    queue, summary, on_result, workspace.progress
+                )
+                summary.elsewhere = queue.elsewhere
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     summary.seconds = time.perf_counter() - started
@@ -80,69 +94,113 @@ def run_grid_in_pool(
 
 
 class _Pool:
-    """The driver's side: unit jobs first, each unit's cells once it is ready."""
+    """The driver's side: unit jobs first, each unit's cells once it is ready, at most
+    ``slots`` tasks in flight (so only what runs is claimed)."""
 
-    def __init__(self, pool: ProcessPoolExecutor, context: RunContext, profile: Profile):
+    def __init__(
+        self,
+        pool: ProcessPoolExecutor,
+        slots: int,
+        context: RunContext,
+        profile: Profile,
+        status: Any = None,
+    ):
         self.pool = pool
+        self.slots = slots
         self.context = context
         self.profile = profile
-        self.units: dict[Future[UnitOutcome], str] = {}
+        self.status = status  # the workers' status queue (None: no progress shown)
+        self.board = WorkerBoard()
+        self.units: dict[Future[UnitOutcome], tuple[str, UnitJob]] = {}
         self.cells: dict[Future[CellResult], Cell] = {}
-        self.waiting: dict[str, list[Cell]] = {}
 
     def run(
-        self, todo: list[Cell], summary: GridSummary, on_result: CellCallback | None, progress: bool
+        self,
+        queue: DriverQueue,
+        summary: GridSummary,
+        on_result: CellCallback | None,
+        progress: bool,
     ) -> None:
-        jobs = unit_jobs(todo)
-        for key, job in jobs.items():
-            self.units[self.pool.submit(prepare_unit, self.context, job)] = key
-        for cell in todo:
-            key = Workspace.encoder_key(cell.unit, cell.seed)
-            if key in jobs:
-                self.waiting.setdefault(key, []).append(cell)
-            else:
-                self._submit(cell, None)
-        with tqdm(total=len(todo), desc="grid", unit="cell", disable=not progress) as bar:
-            while self.units or self.cells:
-                done, _ = wait([*self.units, *self.cells], return_when=FIRST_COMPLETED)
+        total = queue.claims.left + sum(len(c) for c in queue.waiting.values())
+        with (
+            tqdm(total=total, desc="grid", unit="cell", disable=not progress) as bar,
+            tqdm(bar_format="{desc}", position=1, disable=not progress) as line,
+        ):
+            while not queue.finished or self.units or self.cells:
+                self._fill(queue)
+                if not (self.units or self.cells):
+                    time.sleep(POLL_S)  # everything left is held by another runner
+                    continue
+                timeout = None if queue.finished else POLL_S
+                if self.status is not None:  # redraw the workers' line now and then
+                    timeout = min(timeout or STATUS_REFRESH_S, STATUS_REFRESH_S)
+                done, _ = wait([*self.units, *self.cells], timeout, FIRST_COMPLETED)
+                if self.status is not None:
+                    self.board.drain(self.status)
+                    line.set_description_str(self.board.line())
                 for future in done:
                     if future in self.units:
-                        self._unit_ready(future)  # type: ignore[arg-type]
+                        self._unit_ready(queue, future)  # type: ignore[arg-type]
                         continue
                     cell = self.cells.pop(future)  # type: ignore[arg-type]
-                    result = self._result(future, cell)  # type: ignore[arg-type]
+                    try:
+                        result = self._result(future, cell)  # type: ignore[arg-type]
+                    finally:
+                        queue.cell_done(cell)
                     summary.add(cell, result)
                     if on_result is not None:
                         on_result(cell, result)
                     bar.set_postfix_str(describe_cell(cell))
                     bar.update()
 
-    def _submit(self, cell: Cell, unit: UnitOutcome | None) -> None:
-        future = self.pool.submit(run_cell_task, self.context, CellIdentity.of(cell), unit)
-        self.cells[future] = cell
+    def _fill(self, queue: DriverQueue) -> None:
+        """Hand out claimed work until every slot is busy or nothing can be taken now."""
+        while len(self.units) + len(self.cells) < self.slots:
+            job = queue.next_job()
+            if job is not None:
+                unit_job = job[1]
+                label = f"pretrain {unit_job.method}" + (" + embed" if unit_job.embed else "")
+                submitted = self.pool.submit(
+                    run_reported, label, prepare_unit, self.context, unit_job
+                )
+                self.units[submitted] = job
+                continue
+            ready = queue.next_cell()
+            if ready is None:
+                return
+            cell, unit = ready
+            identity, label = CellIdentity.of(cell), describe_cell(cell)
+            future = self.pool.submit(
+                run_reported, label, run_cell_task, self.context, identity, unit
+            )
+            self.cells[future] = cell
 
-    def _unit_ready(self, future: Future[UnitOutcome]) -> None:
-        key = self.units.pop(future)
+    def _unit_ready(self, queue: DriverQueue, future: Future[UnitOutcome]) -> None:
+        key, job = self.units.pop(future)
         try:
             outcome = future.result()
+        except DiskFullError:
+            raise
         except Exception as error:  # the worker process itself failed
             message, trace = describe_failure(error)
             outcome = UnitOutcome(key, 0.0, "local", message, trace)
-        for cell in self.waiting.pop(key, []):
-            self._submit(cell, outcome)
+        queue.job_done(key, job, outcome)
 
     def _result(self, future: Future[CellResult], cell: Cell) -> CellResult:
-        """The worker's result; when the worker itself failed, the driver records it."""
+        """The worker's result; when the worker itself failed, the driver records it (a full
+        disk stops the run instead)."""
         try:
             return future.result()
+        except DiskFullError:
+            raise
         except Exception as error:
             result = failed_result(cell, self.profile, error)
             write_result(results_dir(), result)
             return result
 
 
-def _start_worker(threads: int, setup: str | None) -> None:
-    """One worker's start: its thread counts and the optional setup hook.
+def _start_worker(threads: int, setup: str | None, status: Any = None) -> None:
+    """One worker's start: its thread counts, its status queue and the optional setup hook.
 
     Both torch and the BLAS / OpenMP pools behind numpy, scipy and scikit-learn (all loaded by
     this module's imports) are capped: uncapped, N workers' probes each spin one BLAS thread
@@ -150,6 +208,7 @@ def _start_worker(threads: int, setup: str | None) -> None:
     """
     torch.set_num_threads(threads)
     threadpool_limits(threads)
+    set_status_queue(status)
     if setup:
         module, _, function = setup.partition(":")
         getattr(importlib.import_module(module), function)()

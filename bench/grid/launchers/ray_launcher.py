@@ -7,9 +7,12 @@ How a run goes:
   (trained, resumed, or loaded when it had finished) and, when linear cells need them, the
   frozen embeddings of its dataset, computed once there and cached on disk; a baseline's seeded
   init gets one only for its embeddings. With GPUs in the cluster a unit task takes one GPU.
-- One Ray task per pending cell, taking its unit task's outcome as an argument, so Ray starts it
-  only after that unit is ready; fine-tuning cells take a GPU where there are GPUs, linear cells
-  (cached embeddings + a CPU probe) none. Baseline cells without a unit task start at once.
+- One Ray task per pending cell, submitted with its unit task's outcome once that unit is
+  ready; fine-tuning cells take a GPU where there are GPUs, linear cells (cached embeddings + a
+  CPU probe) none. Baseline cells without a unit task start at once.
+- The driver claims each unit and cell as it submits it and keeps at most one task per
+  cluster CPU in flight, so other runners on the same results folder share the work
+  (``driver_queue``).
 - Workers rebuild their own Workspace from the run config, re-plan their cell and check its key
   against the driver's; they write the result files (atomically, as in-process) and never touch
   MLflow. The driver counts each result as it returns, logs it to MLflow (``on_result``) and
@@ -32,19 +35,21 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from bench.errors import BenchError
+from bench.errors import BenchError, DiskFullError
+from bench.grid.launchers.driver_queue import DriverQueue
 from bench.grid.launchers.worker_tasks import (
     CellIdentity,
     RunContext,
+    UnitJob,
     UnitOutcome,
     prepare_unit,
     run_cell_task,
     run_context,
-    unit_jobs,
 )
+from bench.grid.leases import POLL_S, Holder
 from bench.grid.plan import Cell, RunConfig
 from bench.grid.profiles import Profile
-from bench.grid.results import CellResult, write_result
+from bench.grid.results import CellResult, describe_failure, write_result
 from bench.grid.runner import (
     CellCallback,
     GridSummary,
@@ -114,63 +119,86 @@ def run_grid_on_ray(
     todo = cells_to_run(cells, overwrite)
     summary = GridSummary(skipped=len(cells) - len(todo))
     if todo:
-        with ray_session(address) as ray:
+        with ray_session(address) as ray, Holder(results_dir()) as holder:
+            queue = DriverQueue(todo, holder)
             grid = _RayGrid(ray, run_context(config), workspace.profile)
-            grid.submit(todo)
-            grid.collect(summary, on_result, workspace.progress)
+            grid.run(queue, summary, on_result, workspace.progress)
+            summary.elsewhere = queue.elsewhere
     summary.seconds = time.perf_counter() - started
     return summary
 
 
 class _RayGrid:
-    """The driver's side of one run: submitted tasks, and their results as they come back."""
+    """The driver's side of one run: tasks in flight, and their results as they come back."""
 
     def __init__(self, ray: ModuleType, context: RunContext, profile: Profile):
         self.ray = ray
         self.context = context
         self.profile = profile
-        self.units: dict[Any, str] = {}  # ObjectRef -> encoder key
+        self.units: dict[Any, tuple[str, UnitJob]] = {}  # ObjectRef -> (encoder key, job)
         self.cells: dict[Any, Cell] = {}  # ObjectRef -> cell
+        resources = ray.cluster_resources()
+        self.slots = max(1, int(resources.get("CPU", 1)))
+        self.gpu = {"num_gpus": 1} if resources.get("GPU", 0) >= 1 else {}
+        self.prepare = ray.remote(prepare_unit)
+        self.run_cell = ray.remote(run_cell_task)
 
-    def submit(self, todo: list[Cell]) -> None:
-        """Every unit task first, then every cell task after its unit's."""
-        gpu = {"num_gpus": 1} if self.ray.cluster_resources().get("GPU", 0) >= 1 else {}
-        prepare = self.ray.remote(prepare_unit)
-        run_cell = self.ray.remote(run_cell_task)
-        refs = {}
-        for key, job in unit_jobs(todo).items():
-            refs[key] = prepare.options(num_cpus=1, **gpu).remote(self.context, job)
-            self.units[refs[key]] = key
-        for cell in todo:
-            unit_ref = refs.get(Workspace.encoder_key(cell.unit, cell.seed))
-            needs = gpu if cell.protocol == "finetune" else {}
-            ref = run_cell.options(num_cpus=1, **needs).remote(
-                self.context, CellIdentity.of(cell), unit_ref
-            )
-            self.cells[ref] = cell
-        log.info("ray: %d unit tasks, %d cell tasks submitted", len(self.units), len(self.cells))
-
-    def collect(self, summary: GridSummary, on_result: CellCallback | None, progress: bool) -> None:
-        """Count and report each result as it returns; Ctrl-C cancels what is outstanding."""
-        bar = tqdm(total=len(self.cells), desc="grid", unit="cell", disable=not progress)
+    def run(
+        self,
+        queue: DriverQueue,
+        summary: GridSummary,
+        on_result: CellCallback | None,
+        progress: bool,
+    ) -> None:
+        """Hand out claimed work (at most a task per CPU in flight), count and report each
+        result as it returns; Ctrl-C cancels what is outstanding."""
+        total = queue.claims.left + sum(len(c) for c in queue.waiting.values())
+        bar = tqdm(total=total, desc="grid", unit="cell", disable=not progress)
         try:
-            while self.cells or self.units:
-                [ref], _ = self.ray.wait([*self.units, *self.cells], num_returns=1)
-                if ref in self.units:
-                    self._unit_done(ref)
+            while not queue.finished or self.units or self.cells:
+                self._fill(queue)
+                if not (self.units or self.cells):
+                    time.sleep(POLL_S)  # everything left is held by another runner
                     continue
-                cell = self.cells.pop(ref)
-                result = self._result(ref, cell)
-                summary.add(cell, result)
-                if on_result is not None:
-                    on_result(cell, result)
-                bar.set_postfix_str(describe_cell(cell))
-                bar.update()
+                timeout = None if queue.finished else POLL_S
+                ready, _ = self.ray.wait([*self.units, *self.cells], num_returns=1, timeout=timeout)
+                for ref in ready:
+                    if ref in self.units:
+                        self._unit_done(queue, ref)
+                        continue
+                    cell = self.cells.pop(ref)
+                    try:
+                        result = self._result(ref, cell)
+                    finally:
+                        queue.cell_done(cell)
+                    summary.add(cell, result)
+                    if on_result is not None:
+                        on_result(cell, result)
+                    bar.set_postfix_str(describe_cell(cell))
+                    bar.update()
         except BaseException:  # Ctrl-C (or a bug here): leave nothing running on the cluster
             self._cancel()
             raise
         finally:
             bar.close()
+
+    def _fill(self, queue: DriverQueue) -> None:
+        """Submit claimed unit jobs, then ready cells, until every slot is busy."""
+        while len(self.units) + len(self.cells) < self.slots:
+            job = queue.next_job()
+            if job is not None:
+                ref = self.prepare.options(num_cpus=1, **self.gpu).remote(self.context, job[1])
+                self.units[ref] = job
+                continue
+            ready = queue.next_cell()
+            if ready is None:
+                return
+            cell, unit = ready
+            needs = self.gpu if cell.protocol == "finetune" else {}
+            ref = self.run_cell.options(num_cpus=1, **needs).remote(
+                self.context, CellIdentity.of(cell), unit
+            )
+            self.cells[ref] = cell
 
     def _cancel(self) -> None:
         """Cancel every outstanding task (a running one gets KeyboardInterrupt, so a pretraining
@@ -183,25 +211,33 @@ class _RayGrid:
         log.warning("cancelled %d outstanding cells; finished ones are saved", len(self.cells))
         self.ray.wait(outstanding, num_returns=len(outstanding), timeout=CANCEL_GRACE_S)
 
-    def _unit_done(self, ref: Any) -> None:
-        key = self.units.pop(ref)
+    def _unit_done(self, queue: DriverQueue, ref: Any) -> None:
+        key, job = self.units.pop(ref)
         try:
             outcome: UnitOutcome = self.ray.get(ref)
         except Exception as error:  # its cells report the cause
-            log.error("unit %s: task failed: %s", key, _cause(error))
-            return
+            cause = _cause(error)
+            if isinstance(cause, DiskFullError):
+                raise cause from None
+            log.error("unit %s: task failed: %s", key, cause)
+            message, trace = describe_failure(cause)
+            outcome = UnitOutcome(key, 0.0, "ray", message, trace)
         if outcome.error is not None:
             log.error("unit %s failed on %s: %s", key, outcome.host, outcome.error)
         else:
             log.info("unit %s ready on %s in %.1f s", key, outcome.host, outcome.seconds)
+        queue.job_done(key, job, outcome)
 
     def _result(self, ref: Any, cell: Cell) -> CellResult:
         """The worker's result; when the task itself failed (a crash, a key mismatch) the driver
-        records the failure in the cell's result file."""
+        records the failure in the cell's result file (a full disk stops the run instead)."""
         try:
             return self.ray.get(ref)
         except Exception as error:
-            result = failed_result(cell, self.profile, _cause(error))
+            cause = _cause(error)
+            if isinstance(cause, DiskFullError):
+                raise cause from None
+            result = failed_result(cell, self.profile, cause)
             write_result(results_dir(), result)
             return result
 

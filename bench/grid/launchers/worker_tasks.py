@@ -23,8 +23,8 @@ from typing import Any
 
 from bench.config import from_dict, to_dict
 from bench.data.loading import DATASETS
-from bench.errors import BenchError
-from bench.grid.plan import Cell, RunConfig, Unit, eval_key, plan_unit
+from bench.errors import BenchError, DiskFullError
+from bench.grid.plan import Cell, RunConfig, Unit, eval_key
 from bench.grid.profiles import builtin_profiles
 from bench.grid.results import CellResult, describe_failure, write_result
 from bench.grid.runner import failed_result, run_and_record, workspace_for
@@ -61,6 +61,7 @@ class UnitJob:
     seed: int
     key: str  # the unit key the driver planned
     embed: bool
+    pretrain_seed: int | None = None  # the unit's seed (bench.grid.plan.Unit.seed)
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,19 @@ class CellIdentity:
     fraction: float
     seed: int
     eval_key: str
+    pretrain_seed: int | None = None  # the unit's seed (bench.grid.plan.Unit.seed)
 
     @classmethod
     def of(cls, cell: Cell) -> CellIdentity:
         """The identity of a planned cell."""
         return cls(
-            cell.unit.method, cell.task.name, cell.protocol, cell.fraction, cell.seed, cell.eval_key
+            cell.unit.method,
+            cell.task.name,
+            cell.protocol,
+            cell.fraction,
+            cell.seed,
+            cell.eval_key,
+            cell.unit.seed,
         )
 
 
@@ -102,12 +110,14 @@ def prepare_unit(context: RunContext, job: UnitJob) -> UnitOutcome:
     started = time.perf_counter()
     with driver_environment(context.env):
         workspace = _workspace(context)
-        unit = _plan_unit(job.method, job.dataset, workspace)
+        unit = _plan_unit(job.method, job.dataset, workspace, job.pretrain_seed)
         _check_key("unit", f"{job.method} on {job.dataset}", unit.key, job.key)
         try:
             workspace.encoder(unit, job.seed)
             if job.embed:
                 workspace.embeddings(unit, job.seed)
+        except DiskFullError:
+            raise
         except Exception as error:
             message, trace = describe_failure(error)
             return UnitOutcome(job.key, _since(started), socket.gethostname(), message, trace)
@@ -140,8 +150,8 @@ def run_cell_task(
 def plan_cell(identity: CellIdentity, workspace: Workspace) -> Cell:
     """The cell ``identity`` names, planned here; WorkerMismatchError if its key differs."""
     task = TASKS.get(identity.task)
-    data = workspace.dataset(task.dataset)
-    unit = _plan_unit(identity.method, task.dataset, workspace)
+    unit = _plan_unit(identity.method, task.dataset, workspace, identity.pretrain_seed)
+    data = workspace.unit_data(unit)
     key = eval_key(
         unit, task, identity.protocol, identity.fraction, identity.seed, workspace.profile, data
     )
@@ -178,8 +188,8 @@ def _workspace(context: RunContext) -> Workspace:
     return _WORKSPACES[context.run_id]
 
 
-def _plan_unit(method: str, dataset: str, workspace: Workspace) -> Unit:
-    return plan_unit(method, dataset, workspace.profile, workspace.dataset(dataset))
+def _plan_unit(method: str, dataset: str, workspace: Workspace, seed: int | None) -> Unit:
+    return workspace.plan_unit(method, dataset, seed)
 
 
 def _check_key(kind: str, described: str, planned_here: str, planned_by_driver: str) -> None:
@@ -224,7 +234,8 @@ def run_context(config: RunConfig) -> RunContext:
 
 def unit_jobs(todo: list[Cell]) -> dict[str, UnitJob]:
     """The unit tasks pending cells need, by encoder key: every pretraining, and a baseline's
-    seeded init where linear cells need its embeddings."""
+    seeded init (one per pretraining seed, shared by the fraction seeds) where linear cells
+    need its embeddings."""
     jobs: dict[str, UnitJob] = {}
     for cell in todo:
         linear = cell.protocol == "linear"
@@ -232,7 +243,9 @@ def unit_jobs(todo: list[Cell]) -> dict[str, UnitJob]:
             continue
         key = Workspace.encoder_key(cell.unit, cell.seed)
         embed = linear or (key in jobs and jobs[key].embed)
-        jobs[key] = UnitJob(cell.unit.method, cell.unit.dataset, cell.seed, cell.unit.key, embed)
+        unit = cell.unit
+        seed = unit.seed if unit.seed is not None else cell.seed  # what seeds the encoder
+        jobs[key] = UnitJob(unit.method, unit.dataset, seed, unit.key, embed, unit.seed)
     return jobs
 
 
