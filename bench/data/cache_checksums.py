@@ -3,7 +3,10 @@ file the build wrote; ``read_manifest`` checks them, so a truncated or half-copi
 moved aside (``.corrupt-<time>-<name>``, never deleted) and rebuilt instead of being read.
 
 Caches built before checksums existed have no ``checksums.json`` and are read as before.
-A folder that passed is not hashed again in the same process while its files are unchanged.
+A folder that passed is not hashed again while its files keep the sizes and modification times
+they had then: the state is kept in memory and in ``verified.json`` beside the list, so a warm
+load in a new process costs a ``stat`` per file, not a read of the whole cache. ``bench check``
+(``thorough=True``) always hashes every file.
 """
 
 from __future__ import annotations
@@ -11,16 +14,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.atomic import file_sha256, quarantine
+from bench.atomic import atomic_write, file_sha256, quarantine
+from bench.errors import DiskFullError
 
 CHECKSUMS = "checksums.json"
+VERIFIED = "verified.json"
+
+STAMPS = (CHECKSUMS, VERIFIED)
 
 _verified: dict[Path, tuple[tuple[str, int, int], ...]] = {}
 
 
 def write_checksums(folder: Path) -> None:
     """List every file under ``folder`` (a cache being built) with its size and SHA-256."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != CHECKSUMS)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in STAMPS)
     listing = {
         str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": file_sha256(p)}
         for p in files
@@ -37,16 +44,17 @@ def checksums_hold(folder: Path) -> bool:
     return problem is None
 
 
-def cache_problem(folder: Path) -> str | None:
+def cache_problem(folder: Path, thorough: bool = False) -> str | None:
     """What is wrong with the landed cache ``folder`` (a file missing, truncated or altered,
-    or an unreadable list), or None when it matches its checksums or has none."""
+    or an unreadable list), or None when it matches its checksums or has none. ``thorough``
+    hashes every file even when its size and modification time match the last verification."""
     listing_path = folder / CHECKSUMS
     if not listing_path.is_file():
         return None
     try:
         listing = json.loads(listing_path.read_text())
         state = tuple((name, *_stat(folder / name)) for name in sorted(listing))
-        if _verified.get(folder) == state:
+        if not thorough and state in (_verified.get(folder), _stamped_state(folder)):
             return None
         for name, entry in sorted(listing.items()):
             problem = _problem(folder / name, entry)
@@ -55,7 +63,25 @@ def cache_problem(folder: Path) -> str | None:
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
         return f"{CHECKSUMS} is unreadable ({error})"
     _verified[folder] = state
+    _stamp(folder, state)
     return None
+
+
+def _stamped_state(folder: Path) -> tuple[tuple[str, int, int], ...] | None:
+    """The file state recorded by the last full verification, if a readable stamp exists."""
+    try:
+        rows = json.loads((folder / VERIFIED).read_text())
+        return tuple((str(name), int(size), int(mtime)) for name, size, mtime in rows)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _stamp(folder: Path, state: tuple[tuple[str, int, int], ...]) -> None:
+    """Record ``state`` as verified; a read-only cache simply keeps hashing on each load."""
+    try:
+        atomic_write(folder / VERIFIED, lambda f: f.write(json.dumps(state).encode()))
+    except (OSError, DiskFullError):
+        return
 
 
 def _stat(path: Path) -> tuple[int, int]:

@@ -135,7 +135,7 @@ def _dataset_caches(cache: Path) -> list[Finding]:
         if is_quarantined(folder):
             findings.append(Finding("moved aside", "dataset cache", folder))
         elif not folder.name.startswith("."):
-            problem = cache_problem(folder)
+            problem = cache_problem(folder, thorough=True)
             state: State = "corrupt" if problem else "sound"
             findings.append(Finding(state, "dataset cache", folder, problem or ""))
     return findings
