@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ import torch
 from torch import Tensor
 
 from bench.config import from_dict
-from bench.encoders.base import InputSpec
 from bench.errors import ConfigError
 from bench.method import METHODS
 from bench.training.checkpoint import load_encoder, load_method
@@ -27,32 +25,7 @@ from methods.jepa_masking import (
     multiblock_mask,
     random_mask,
 )
-
-SPEC = InputSpec(n_leads=3, n_samples=100, sampling_rate=100)
-PATCH = 5
-P = SPEC.n_samples // PATCH  # 20 time columns per lead
-CPU = torch.device("cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread (and 2 threads stall on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def build(seed: int = 0, **config: object) -> JEPA:
-    torch.manual_seed(seed)
-    return JEPA(JEPAConfig(patch_size=PATCH, **config), SPEC)  # type: ignore[arg-type]
-
-
-def ecg(batch: int = 4, seed: int = 1) -> Tensor:
-    noise = torch.randn(
-        batch, SPEC.n_leads, SPEC.n_samples, generator=torch.Generator().manual_seed(seed)
-    )
-    return noise.cumsum(-1) / 5
+from tests.doubles.jepa import CPU, PATCH, SPEC, P, build, ecg
 
 
 def train_steps(method: JEPA, x: Tensor, steps: int, lr: float = 1e-3) -> list[float]:

@@ -8,41 +8,13 @@ predictor's one-lead grid code, the 1/sqrt(2 layer) init of block outputs and La
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import torch
 from torch import Tensor
 
-from bench.encoders.base import InputSpec
-from methods.jepa import JEPA, JEPAConfig
-
-SPEC = InputSpec(n_leads=3, n_samples=100, sampling_rate=100)
-PATCH = 5
-P = SPEC.n_samples // PATCH  # 20 time columns per lead
-CPU = torch.device("cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def build(seed: int = 0, **config: object) -> JEPA:
-    torch.manual_seed(seed)
-    return JEPA(JEPAConfig(patch_size=PATCH, **config), SPEC)  # type: ignore[arg-type]
-
-
-def ecg(batch: int = 4, seed: int = 1) -> Tensor:
-    noise = torch.randn(
-        batch, SPEC.n_leads, SPEC.n_samples, generator=torch.Generator().manual_seed(seed)
-    )
-    return noise.cumsum(-1) / 5
+from tests.doubles.jepa import CPU, SPEC, P, build, ecg
 
 
 def test_target_encoder_applies_stochastic_depth_in_training_by_default() -> None:
