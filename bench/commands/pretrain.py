@@ -7,8 +7,8 @@ from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bench.training.loop import PretrainResult
     from bench.training.planning import PretrainPlan
+    from bench.training.result import PretrainResult
     from bench.training.spec import PretrainSetup
 
 

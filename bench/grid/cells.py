@@ -25,7 +25,8 @@ from bench.evaluation.objectives import Objective
 from bench.evaluation.probe import linear_probe
 from bench.evaluation.windows import apply_windowed
 from bench.grid.plan import Cell
-from bench.grid.results import CellResult, Predictions, collect_provenance
+from bench.grid.provenance import collect_provenance
+from bench.grid.results import CellResult, Predictions
 from bench.grid.workspace import Workspace
 from bench.task import Task, TaskData, TaskKind
 

@@ -23,14 +23,9 @@ from bench.grid.plan import (
     task_list,
 )
 from bench.grid.profiles import Profile
+from bench.grid.provenance import collect_provenance
 from bench.grid.result_state import result_state, settle_corrupt
-from bench.grid.results import (
-    CellResult,
-    Predictions,
-    collect_provenance,
-    describe_failure,
-    write_result,
-)
+from bench.grid.results import CellResult, Predictions, describe_failure, write_result
 from bench.grid.workspace import Workspace
 from bench.paths import results_dir
 from bench.task import Task

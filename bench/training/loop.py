@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from tqdm.auto import tqdm
 from bench.config import to_dict
 from bench.data.ragged import Ragged
 from bench.errors import ConfigError
-from bench.method import CollapseRule, Method, loss_scalars
+from bench.method import Method, loss_scalars
 from bench.training.batches import CropSampler, place_records
 from bench.training.checkpoint import CHECKPOINT_NAME, method_header, save_checkpoint
 from bench.training.checks import check_records, check_same_run, read_shared_checkpoint
@@ -42,6 +41,7 @@ from bench.training.distributed import (
     training_device,
 )
 from bench.training.optim import WarmupCosine, build_optimizer, set_lr
+from bench.training.result import PretrainResult, result_from_checkpoint
 from bench.training.state import (
     History,
     InterruptGuard,
@@ -55,27 +55,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_NAME = "history.csv"
 
-__all__ = ["HISTORY_NAME", "PretrainResult", "TrainConfig", "pretrain"]
-
-
-@dataclass(frozen=True)
-class PretrainResult:
-    """What a pretraining produced; ``history`` has one row per optimiser step.
-
-    ``steps_this_call`` is 0 when the run had finished before; ``wall_time_s`` and
-    ``samples_per_s`` cover the training of every call together. ``collapse`` is the
-    method's collapse diagnostic and verdict (``bench.training.collapse``).
-    """
-
-    checkpoint: Path
-    steps: int
-    total_steps: int
-    finished: bool
-    wall_time_s: float
-    samples_per_s: float
-    history: list[dict[str, float]]
-    steps_this_call: int
-    collapse: dict[str, Any] = field(default_factory=dict)
+__all__ = ["HISTORY_NAME", "TrainConfig", "pretrain"]
 
 
 class Objective(nn.Module):
@@ -382,22 +362,3 @@ class TrainingLoop:
             log.exception("could not write the exit checkpoint %s", self.path)
         else:
             log.warning("stopped at step %d; checkpoint %s, rerun to resume", self.step, self.path)
-
-
-def result_from_checkpoint(
-    path: Path, state: dict[str, Any], rule: CollapseRule | None
-) -> PretrainResult:
-    """The PretrainResult a saved checkpoint describes (``rule``: its method's, for collapse)."""
-    elapsed = float(state["elapsed_s"])
-    history = History(state["history"])
-    return PretrainResult(
-        checkpoint=path,
-        steps=int(state["step"]),
-        total_steps=int(state["total_steps"]),
-        finished=bool(state["finished"]),
-        wall_time_s=elapsed,
-        samples_per_s=float(state["samples_seen"]) / elapsed if elapsed > 0 else 0.0,
-        history=history.rows(),
-        steps_this_call=0,
-        collapse=collapse_summary(rule, history.columns),
-    )

@@ -13,7 +13,8 @@ from bench.data.signals import SignalSet
 from bench.encoders.base import InputSpec
 from bench.errors import ConfigError, DataError
 from bench.paths import results_dir
-from bench.training.loop import PretrainResult, pretrain
+from bench.training.loop import pretrain
+from bench.training.result import PretrainResult
 from bench.training.spec import PretrainSetup, PretrainSpec, pretrain_key
 from bench.training.state import seed_everything
 

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from bench.grid.results import CellResult, Predictions, collect_provenance, write_result
+from bench.grid.provenance import collect_provenance
+from bench.grid.results import CellResult, Predictions, write_result
 
 METHODS = {"alpha": 2.0, "beta": 1.0, "random_init": 0.3}  # signal strength: alpha best
 TASKS = ("task-a", "task-b")

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.grid.results import CellResult, Predictions, collect_provenance, write_result
+from bench.grid.provenance import collect_provenance
+from bench.grid.results import CellResult, Predictions, write_result
 from bench.training.checkpoint import save_checkpoint
 
 TRACKED_LABELS = ("NORM", "MI", "1st degree AV block")

@@ -10,7 +10,8 @@ import pandas as pd
 
 from bench.data.ragged import Ragged
 from bench.data.signals import SignalSet
-from bench.grid.results import collect_provenance, read_result, write_result
+from bench.grid.provenance import collect_provenance
+from bench.grid.results import read_result, write_result
 from bench.task import Labels, Task
 from tests.grid.test_results import _predictions, _result
 

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from bench.grid import results as results_module
+from bench.grid.provenance import collect_provenance
 from bench.grid.results import (
     RESULT_COLUMNS,
     CellResult,
     Predictions,
     ResultFileError,
-    collect_provenance,
     describe_failure,
     load_predictions,
     load_results,

@@ -12,7 +12,8 @@ from matplotlib.image import imread
 
 from bench.cli import main
 from bench.errors import DataError
-from bench.grid.results import CellResult, Predictions, collect_provenance, write_result
+from bench.grid.provenance import collect_provenance
+from bench.grid.results import CellResult, Predictions, write_result
 from bench.reporting.figures import (
     FIGURE_COLUMNS,
     KNOWN_COLOURS,

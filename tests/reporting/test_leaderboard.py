@@ -21,13 +21,8 @@ from bench.cli import main
 from bench.errors import DataError
 from bench.evaluation.metrics import evaluate_cell
 from bench.evaluation.significance import adjust_p_values
-from bench.grid.results import (
-    CellResult,
-    Predictions,
-    collect_provenance,
-    load_results,
-    write_result,
-)
+from bench.grid.provenance import collect_provenance
+from bench.grid.results import CellResult, Predictions, load_results, write_result
 from bench.reporting.leaderboard import (
     LEADERBOARD_COLUMNS,
     LeaderboardOptions,

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.evaluation.kind_metrics import evaluate_regression
-from bench.grid.results import CellResult, Predictions, collect_provenance, write_result
+from bench.grid.provenance import collect_provenance
+from bench.grid.results import CellResult, Predictions, write_result
 from bench.reporting.formats import to_markdown
 from bench.reporting.leaderboard import LeaderboardOptions, leaderboard_frame
 

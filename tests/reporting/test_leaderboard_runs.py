@@ -10,7 +10,8 @@ import pytest
 
 from bench.evaluation.bootstrap import valid_resamples
 from bench.evaluation.metrics import evaluate_cell
-from bench.grid.results import CellResult, Predictions, collect_provenance, write_result
+from bench.grid.provenance import collect_provenance
+from bench.grid.results import CellResult, Predictions, write_result
 from bench.reporting.leaderboard import LeaderboardOptions, leaderboard_frame, write_leaderboards
 
 N_TEST, N_BOOT = 150, 300

@@ -27,6 +27,7 @@ from bench.training.checkpoint import read_checkpoint
 from bench.training.config import TrainConfig
 from bench.training.distributed import gather_with_grad, process_group
 from bench.training.loop import pretrain
+from bench.training.result import PretrainResult
 from bench.training.state import History, seed_everything
 
 
@@ -102,9 +103,7 @@ def build(method_class: type[Method], seed: int = 0) -> Method:
     return method_class(toys.ToyConfig(), toys.TOY_SPEC)
 
 
-def record(
-    out: Path, name: str, method: Method, result: bench.training.loop.PretrainResult
-) -> None:
+def record(out: Path, name: str, method: Method, result: PretrainResult) -> None:
     """Save this rank's history and weights of run ``name``."""
     rank = int(os.environ["RANK"])
     weights = {key: value.detach().clone() for key, value in method.state_dict().items()}
