@@ -56,6 +56,27 @@ class HeadSpec:
 
 
 @dataclass(frozen=True)
+class StagedFinetune:
+    """A fine-tuning schedule a method's paper names: the head alone on the frozen encoder,
+    then everything with discriminative learning rates (``bench.evaluation.finetune_stages``).
+
+    The CPC paper: ``head_epochs`` 50 at ``head_lr`` 1e-3, then ``full_epochs`` 20 at
+    ``full_lr`` 1e-4. The grid keeps each profile's own fine-tuning budget and learning rate
+    and takes from these only the split of the steps (50 : 20) and the second stage's learning
+    rate relative to the first (1e-4 / 1e-3).
+    """
+
+    head_epochs: int
+    head_lr: float
+    full_epochs: int
+    full_lr: float
+
+    def __post_init__(self) -> None:
+        if min(self.head_epochs, self.full_epochs) < 1 or min(self.head_lr, self.full_lr) <= 0:
+            raise ValueError(f"StagedFinetune needs positive epochs and learning rates: {self}")
+
+
+@dataclass(frozen=True)
 class MatchedConfig:
     """Config of a baseline built on an SSL method's own network (``random_init[cpc]``).
 
@@ -103,8 +124,11 @@ class Method(nn.Module, ABC):
 
     ``native_input``: the input its paper uses (profiles with ``input: native`` feed it; None:
     the profile's shared input). ``finetune_head``: the fine-tuning head its paper names (None:
-    the protocol's default). ``builds_on_backbones``: a baseline that can be built on an SSL
-    method's network (``random_init[jepa]``, config ``MatchedConfig``).
+    the protocol's default). ``finetune_stages``: the paper's head-then-everything fine-tune
+    of its pretrained encoder (None: one stage). ``builds_on_backbones``: a baseline that can
+    be built on an SSL method's network (``random_init[jepa]``, config ``MatchedConfig``).
+    ``task_kinds``: the task kinds (``bench.task.TaskKind``) it is evaluated on; the grid
+    plans no cell of another kind for it (None: every kind).
     """
 
     name: ClassVar[str]
@@ -113,7 +137,9 @@ class Method(nn.Module, ABC):
     protocols: ClassVar[tuple[Protocol, ...]] = ("linear", "finetune")
     native_input: ClassVar[InputRegime | None] = None
     finetune_head: ClassVar[HeadSpec | None] = None
+    finetune_stages: ClassVar[StagedFinetune | None] = None
     builds_on_backbones: ClassVar[bool] = False
+    task_kinds: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: Any, input_spec: InputSpec):
         super().__init__()

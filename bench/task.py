@@ -15,11 +15,14 @@ from bench.data.ragged import Ragged
 from bench.data.signals import SPLIT_FOLDS, SignalSet, Split
 from bench.registry import Registry
 
-TaskKind = Literal["multilabel", "multiclass", "regression"]
+TaskKind = Literal["multilabel", "multiclass", "regression", "segmentation"]
 METRIC_DIRECTIONS: dict[str, bool] = {  # metric -> higher is better
     "macro_auroc": True, "macro_auprc": True, "macro_f1": True, "accuracy": True,
     "challenge_score": True, "mae": False, "rmse": False, "r2": True, "pearson_r": True,
+    "mean_boundary_f1@150": True, "mean_boundary_f1@40": True,
 }  # fmt: skip
+SEGMENTATION_CLASSES: tuple[str, ...] = ("background", "P", "QRS", "T")
+UNSCORED = -1  # segmentation label of a sample outside the lead's annotated range
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,12 @@ class Labels:
     """Targets for the records of a SignalSet; rows with ``keep`` False are dropped.
 
     By task kind: multi-hot (multilabel), one-hot (multiclass: exactly one class per kept
-    record), or the continuous targets in their own units (regression; ``names`` the targets).
+    record), the continuous targets in their own units (regression; ``names`` the targets), or
+    per-sample class masks [N, leads, T] (segmentation: ``names`` the classes, values 0 ..
+    C - 1 and ``UNSCORED`` (-1) where a sample is not scored).
     """
 
-    values: np.ndarray  # float32 [N, C]
+    values: np.ndarray  # float32 [N, C] ([N, leads, T] for segmentation)
     names: tuple[str, ...]
     keep: np.ndarray  # bool [N]
 
@@ -41,7 +46,7 @@ class TaskData:
 
     task: str
     signals: np.ndarray | Ragged  # float32 [N, leads, T], or records of differing lengths
-    labels: np.ndarray  # float32 [N, C]
+    labels: np.ndarray  # float32 [N, C] ([N, leads, T] class masks for segmentation)
     label_names: tuple[str, ...]
     record_ids: np.ndarray  # int64 [N]
     patient_ids: np.ndarray  # int64 [N]
@@ -50,6 +55,14 @@ class TaskData:
     lead_names: tuple[str, ...]
     fingerprint: str
     fold_spec: Mapping[str, object] = field(default_factory=dict)  # empty: official folds
+
+    @property
+    def strata(self) -> np.ndarray:
+        """Per-record labels [N, C] that label fractions stratify over: the labels, or one
+        all-ones column for per-sample (segmentation) masks, which have no record classes."""
+        if self.labels.ndim == 2:
+            return self.labels
+        return np.ones((len(self.labels), 1), dtype=np.float32)
 
     def split_indices(self, split: Split) -> np.ndarray:
         """Row indices of ``split`` (train = folds 1-8, val = 9, test = 10)."""
@@ -63,7 +76,8 @@ class Task(ABC):
 
     Subclasses set ``name``, ``version`` (bump when labels change), ``dataset`` (a name in
     ``bench.data.DATASETS``), ``group`` (the command-line group it expands from) and implement
-    ``labels``.
+    ``labels``. ``fractions`` is the task's own label-fraction list for the grid (None: the
+    run's, ``bench.evaluation.fractions.DEFAULT_FRACTIONS`` unless ``--fractions`` is given).
     """
 
     name: str
@@ -72,6 +86,7 @@ class Task(ABC):
     group: str
     kind: ClassVar[TaskKind] = "multilabel"
     main_metric: ClassVar[str] = "macro_auroc"
+    fractions: ClassVar[tuple[float, ...] | None] = None
 
     @property
     def higher_is_better(self) -> bool:

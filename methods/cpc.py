@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from bench.config import check_range
 from bench.encoders.base import InputSpec
 from bench.errors import ConfigError
-from bench.method import METHODS, HeadSpec, InputRegime, Method
+from bench.method import METHODS, HeadSpec, InputRegime, Method, StagedFinetune
 from methods.cpc_encoder import CPCEncoder, CPCEncoderConfig
 
 
@@ -131,6 +131,10 @@ class CPC(Method):
     native_input: ClassVar[InputRegime] = InputRegime(100, "12", 10.0, "train")
     # The paper's fine-tuning head on the concat pooling (mean, max, last) of the LSTM outputs.
     finetune_head: ClassVar[HeadSpec] = HeadSpec(hidden=512, input_dropout=0.25, dropout=0.5)
+    # The paper's fine-tune: the head alone 50 epochs at 1e-3, then everything 20 epochs at
+    # 1e-4 with discriminative learning rates (profiles keep their budget and lr: see
+    # bench.evaluation.finetune_stages).
+    finetune_stages: ClassVar[StagedFinetune] = StagedFinetune(50, 1e-3, 20, 1e-4)
     config: CPCConfig
     encoder: CPCEncoder
 

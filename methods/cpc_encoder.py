@@ -6,7 +6,8 @@ norm and ReLU. ``g_ar`` is a ``lstm_layers``-layer unidirectional LSTM of ``hidd
 those encodings, so the context at time t sees only steps <= t (in eval mode; in training mode
 batch norm's batch statistics mix information across the batch and all time steps). ``embed`` is
 the paper's downstream head input: concat pooling of the LSTM outputs over time (mean, max, last)
--> [B, 3 * hidden].
+-> [B, 3 * hidden]. ``features`` are the LSTM outputs, one step per input sample (stride 1):
+[B, T, hidden]; each step combines all leads (the per-step MLP mixes them).
 
 This encoder belongs to the ``cpc`` method and is not one of the shared backbones in
 ``bench.encoders`` (so it is not in the ``ENCODERS`` registry); checkpoints rebuild it through
@@ -70,6 +71,7 @@ class CPCEncoder(Encoder):
             config.width, config.hidden, num_layers=config.lstm_layers, batch_first=True
         )
         self.embed_dim = 3 * config.hidden
+        self.feature_dim = config.hidden
 
     def encode(self, x: Tensor) -> Tensor:
         """g_enc: [B, leads, T] -> encodings z [B, T, width], one per time step."""
@@ -85,9 +87,18 @@ class CPCEncoder(Encoder):
         outputs, _ = self.context(encodings)
         return outputs
 
+    def features(self, x: Tensor) -> Tensor:
+        """The contexts, one per time step: [B, leads, T] -> [B, T, hidden]."""
+        return self.contexts(self.encode(x))
+
+    @property
+    def feature_stride(self) -> int:
+        """One feature step per input sample."""
+        return 1
+
     def embed(self, x: Tensor) -> Tensor:
         """Concat pooling of the contexts over time: [mean, max, last] -> [B, 3 * hidden]."""
-        contexts = self.contexts(self.encode(x))
+        contexts = self.features(x)
         return torch.cat([contexts.mean(dim=1), contexts.amax(dim=1), contexts[:, -1]], dim=1)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -19,13 +19,22 @@ from torch import Tensor
 
 from bench.config import check_range
 from bench.encoders.base import InputSpec
+from bench.encoders.cropa_sparse import CroPAGrid
 from bench.encoders.patch_transformer import PatchTransformer
 from bench.encoders.pos_embed import POS_LAYOUTS, PosLayout
 from bench.errors import ConfigError
 from bench.method import METHODS, CollapseRule, InputRegime, Method
-from methods.jepa_masking import TimeMask, largest_block_union, multiblock_mask, random_mask
+from methods.jepa_masking import (
+    TimeMask,
+    bucket_rows,
+    largest_block_union,
+    multiblock_mask,
+    random_mask,
+)
 from methods.jepa_predictor import PREDICTOR_POS, LeadwisePredictor, PredictorPos
 
+CONTEXT_BUCKETS = 3
+"""Most buckets a batch with per-sample visible counts is split into (1 = one padded batch)."""
 MaskType = Literal["random", "multiblock"]
 MaskPer = Literal["batch", "sample"]
 LossType = Literal["smooth_l1", "l1"]
@@ -184,6 +193,7 @@ class JEPA(Method):
     native_input: ClassVar[InputRegime] = InputRegime(250, "8", 10.0, "none", "fft")
     config: JEPAConfig
     encoder: PatchTransformer
+    compile_dynamic: ClassVar[bool] = True  # the visible-column count changes with each mask
 
     def __init__(self, config: JEPAConfig, input_spec: InputSpec):
         super().__init__(config, input_spec)
@@ -259,8 +269,33 @@ class JEPA(Method):
         """Context encoder on the visible columns only: ``[B, leads, K, D]``.
 
         Hidden patches are never embedded or attended to (CroPA restricted to the visible
-        tokens); filler slots carry zero patches and ids that no real token attends to.
+        tokens); filler slots carry zero patches and ids that no real token attends to. The
+        tokens form a (lead x visible column) grid, so CroPA may run sparse; without padding
+        (``mask.padded`` False, e.g. one mask per batch) no filler handling runs at all.
+        With per-sample counts the batch runs in up to ``CONTEXT_BUCKETS`` buckets of similar
+        counts, each padded only to its own longest (``bucket_rows``); the real tokens are the
+        same as in one padded batch (attention never mixes samples); filler slots are
+        meaningless (finite) there as here. Not while stochastic depth is active: its
+        per-sample draws would come in another order, so such a step runs as one padded batch.
         """
+        deterministic = not self.encoder.training or self.encoder.config.drop_path == 0
+        if not mask.padded or not deterministic or CONTEXT_BUCKETS < 2:
+            return self._encode_context(x, mask)
+        counts = mask.valid.sum(dim=1).tolist()
+        pieces, order = [], []
+        for rows in bucket_rows(counts, CONTEXT_BUCKETS):
+            widths = [counts[row] for row in rows]
+            index = torch.tensor(rows, device=x.device)
+            part = mask.rows(index, max(widths), min(widths) < max(widths))
+            tokens = self._encode_context(x[index], part)
+            pieces.append(F.pad(tokens, (0, 0, 0, mask.visible.shape[1] - max(widths))))
+            order.extend(rows)
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(len(order))
+        return torch.cat(pieces)[inverse.to(x.device)]
+
+    def _encode_context(self, x: Tensor, mask: TimeMask) -> Tensor:
+        """``context_tokens`` of one (padded) batch."""
         patches = self.encoder.patchify(x)
         batch, leads, _, patch = patches.shape
         width = mask.visible.shape[1]
@@ -268,7 +303,9 @@ class JEPA(Method):
         kept = patches.gather(2, index) * mask.valid.view(batch, 1, width, 1)
         h = self.encoder.patch_embed(kept.reshape(batch, leads * width, patch))
         lead_ids, time_ids = mask.context_ids(leads)
-        return self.encoder.encode_embedded(h, lead_ids, time_ids).view(batch, leads, width, -1)
+        grid = CroPAGrid(leads, mask.valid if mask.padded else None)
+        tokens = self.encoder.encode_embedded(h, lead_ids, time_ids, grid)
+        return tokens.view(batch, leads, width, -1)
 
     @torch.no_grad()
     def targets(self, x: Tensor) -> Tensor:

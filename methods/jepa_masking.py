@@ -19,6 +19,7 @@ batch's largest visible count (see ``TimeMask`` for why padding rather than trun
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -98,12 +99,15 @@ class TimeMask:
     batch's extreme counts
     (which would cut the context and the targets by about half), padding slots become tokens
     with lead and time id ``PAD_ID``: under Cross-Pattern Attention they share no lead or time
-    with a real token, so real tokens never see them (``context_ids``).
+    with a real token, so real tokens never see them (``context_ids``). ``padded`` is False
+    when every sample shows the same count (``valid`` is then all True, and the context
+    encoder takes no padding path).
     """
 
     masked: Tensor
     visible: Tensor
     valid: Tensor
+    padded: bool = True
 
     @classmethod
     def from_masked(cls, masked: Tensor) -> TimeMask:
@@ -113,11 +117,20 @@ class TimeMask:
         batch, so a compiled objective needs dynamic shapes.
         """
         counts = (~masked).sum(dim=1)
-        width = int(counts.max())
+        fewest, width = (int(n) for n in torch.aminmax(counts))
         order = torch.argsort(masked.to(torch.uint8), dim=1, stable=True)  # visible first
         visible = order[:, :width]
         valid = torch.arange(width, device=masked.device) < counts.unsqueeze(1)
-        return cls(masked=masked, visible=visible, valid=valid)
+        return cls(masked=masked, visible=visible, valid=valid, padded=fewest < width)
+
+    def rows(self, rows: Tensor, width: int, padded: bool) -> TimeMask:
+        """The mask of samples ``rows`` (long), its layout cut to ``width`` visible slots."""
+        return TimeMask(
+            masked=self.masked[rows],
+            visible=self.visible[rows, :width],
+            valid=self.valid[rows, :width],
+            padded=padded,
+        )
 
     @property
     def n_patches(self) -> int:
@@ -137,3 +150,27 @@ class TimeMask:
             torch.where(valid, lead_ids, pad).reshape(flat),
             torch.where(valid, time_ids, pad).reshape(flat),
         )
+
+
+def bucket_rows(counts: list[int], most: int) -> list[list[int]]:
+    """Rows grouped into at most ``most`` buckets that waste the fewest padding slots.
+
+    Rows are sorted by ``counts`` (visible columns per sample) and cut into consecutive
+    groups; each group pads to its own largest count, and the cut minimises the padded
+    slots ``sum(len(group) * max(group))`` (exact dynamic programme, O(most * B^2)).
+    """
+    order = sorted(range(len(counts)), key=lambda row: counts[row])
+    size = [counts[row] for row in order]
+    n = len(size)
+    best = [0.0] + [float("inf")] * n  # best[j]: fewest slots for the first j rows
+    cuts: list[list[int]] = [[] for _ in range(n + 1)]
+    for _ in range(min(most, n)):
+        new_best, new_cuts = best[:], [c[:] for c in cuts]
+        for j in range(1, n + 1):
+            for i in range(j):
+                slots = best[i] + (j - i) * size[j - 1]
+                if slots < new_best[j]:
+                    new_best[j], new_cuts[j] = slots, [*cuts[i], j]
+        best, cuts = new_best, new_cuts
+    edges = [0, *cuts[n]]
+    return [order[a:b] for a, b in itertools.pairwise(edges)]

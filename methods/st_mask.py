@@ -170,6 +170,7 @@ class SpatioTemporalMask(Method):
 
     name: ClassVar[str] = "stmask"
     config_class: ClassVar[type[STMaskConfig]] = STMaskConfig
+    compile_dynamic: ClassVar[bool] = True  # the lead loss's shuffled-sample count varies
     config: STMaskConfig
 
     def __init__(self, config: STMaskConfig, input_spec: InputSpec):

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from bench.data.cache import BadRecord
@@ -31,6 +32,8 @@ SOURCE_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--sources", "sources", "cinc2021: comma-separated sources, e.g. cpsc,georgia,chapman,ningbo"),
     ("--dx-tables", "dx_tables", "cinc2021: folder of the Challenge dx mapping CSVs"),
     ("--labels", "labels", "wfdb: a labels CSV (one row per record)"),
+    ("--storage", "storage", "mimic-iv-ecg, code15: int16 (default) or float16 samples"),
+    ("--shard-mb", "shard_mb", "mimic-iv-ecg, code15: stored MB per shard (default 128)"),
     (
         "--label-columns",
         "label_columns",
@@ -74,6 +77,23 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     for flag, dest, text in SOURCE_OPTIONS:
         prepare.add_argument(flag, dest=dest, metavar="VALUE", help=text)
+    prepare.add_argument(
+        "--dataset-root",
+        action="append",
+        default=[],
+        metavar="DATASET=PATH",
+        help="a corpus (DATASET is a preset, a corpus YAML or datasets joined by '+'): the "
+        "folder of one of its datasets (repeatable; else $BENCH_<NAME>_ROOT)",
+    )
+    prepare.add_argument(
+        "--exclude-for",
+        nargs="+",
+        metavar="TASK",
+        help="a corpus: exclude the records in these tasks' val/test folds (as bench run does)",
+    )
+    prepare.add_argument(
+        "--records", metavar="N", help="a corpus: report a nested subset of N records"
+    )
     prepare.set_defaults(handler=run_prepare)
 
     info = actions.add_parser("info", help="describe a prepared cache (no source needed)")
@@ -102,7 +122,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    """Build or reuse the cache and print what it holds."""
+    """Build or reuse the cache and print what it holds (a corpus: bench.commands.data_corpus)."""
+    from bench.commands.data_corpus import is_corpus, run_corpus_prepare
     from bench.config import check_range
     from bench.data.cache import PreparableSource, read_manifest
     from bench.data.loading import DATASETS, resolve_root
@@ -111,6 +132,9 @@ def run_prepare(args: argparse.Namespace) -> int:
     from bench.paths import cache_dir
 
     check_range("--rate", args.rate, 1)
+    if is_corpus(args.dataset):
+        args.root = args.dataset_root + ([args.root] if args.root else [])
+        return run_corpus_prepare(args)
     if args.jobs is not None:
         check_range("--jobs", args.jobs, 1)
     source = DATASETS.get(args.dataset)
@@ -133,6 +157,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     if isinstance(source, RaggedSource):
         manifest = read_manifest(prepared.path) or {}
         _print_ragged(data, manifest, prepared.skipped)
+        _print_scale(data, manifest, prepared.path)
         _print_tasks(args.dataset, data)
         return 0
     print(
@@ -155,13 +180,15 @@ def run_info(args: argparse.Namespace) -> int:
     """Print what ``prepare`` printed, from the newest landed cache alone."""
     from bench.data.prepared import find_cache, open_cache
     from bench.data.ragged_cache import LAYOUT
+    from bench.data.shards import LAYOUT as SHARDED
     from bench.paths import cache_dir
 
     folder = find_cache(cache_dir(args.cache), args.dataset, args.rate)
     data, manifest, skipped = open_cache(folder)
     print(f"{args.dataset}: cache at {folder} (built {manifest['built_at']})")
-    if manifest.get("layout") == LAYOUT:
+    if manifest.get("layout") in (LAYOUT, SHARDED):
         _print_ragged(data, manifest, skipped)
+        _print_scale(data, manifest, folder)
     else:
         print(f"  {len(data.signals)} records at {data.sampling_rate} Hz, {data.fingerprint}")
         _print_folds(data)
@@ -208,6 +235,16 @@ def _print_ragged(
         print(line)
 
 
+def _print_scale(data: SignalSet, manifest: dict[str, Any], folder: Path) -> None:
+    """Records, hours, size on disk and at full scale of a sharded cache (nothing otherwise)."""
+    from bench.data.shards import LAYOUT
+    from bench.data.shards_summary import scale_lines
+
+    if manifest.get("layout") == LAYOUT:
+        for line in scale_lines(data, manifest, folder):
+            print(line)
+
+
 def _print_folds(data: SignalSet) -> None:
     from bench.data.signals import SPLIT_FOLDS
 
@@ -237,9 +274,14 @@ def _print_tasks(dataset: str, data: SignalSet) -> None:
             for split, members in SPLIT_FOLDS.items()
         )
         print(
-            f"  {name:<{width}}  {len(labels.names):>3} classes  "
+            f"  {name:<{width}}  {len(labels.names):>3} {_label_noun(task.kind):<7}  "
             f"{int(labels.keep.sum()):>6} records ({splits})"
         )
+
+
+def _label_noun(kind: str) -> str:
+    """What a task's label columns are: regression targets, or classes."""
+    return "targets" if kind == "regression" else "classes"
 
 
 def run_download(args: argparse.Namespace) -> int:

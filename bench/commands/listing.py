@@ -1,4 +1,4 @@
-"""``bench list methods|tasks|encoders``: what is registered."""
+"""``bench list methods|tasks|encoders|corpora``: what is registered (corpora: the presets)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Register ``bench list``."""
     parser = commands.add_parser("list", help="list registered methods, tasks or encoders")
-    parser.add_argument("what", choices=["methods", "tasks", "encoders"])
+    parser.add_argument("what", choices=["methods", "tasks", "encoders", "corpora"])
     parser.add_argument(
         "--records",
         action="store_true",
@@ -34,13 +34,36 @@ def run(args: argparse.Namespace) -> int:
             direction = "higher" if task.higher_is_better else "lower"
             line = f"{name:<22} {task.kind:<10} main={task.main_metric} ({direction} is better)"
             line = f"{line:<58} group={task.group:<16} dataset={task.dataset}"
+            if task.fractions is not None:  # the task's own label fractions
+                line += " fractions=" + ",".join(f"{f:g}" for f in task.fractions)
             print(line + (f"  {_task_size(task)}" if args.records else ""))
+    elif args.what == "corpora":
+        for line in _corpus_lines():
+            print(line)
     else:
         from bench.encoders.base import ENCODERS
 
         for name, encoder in ENCODERS.items():
             print(f"{name:<20} {_summary(encoder)}")
     return 0
+
+
+def _corpus_lines() -> list[str]:
+    """Each preset corpus: name, datasets (sources, caps), missing sources, description."""
+    from bench.data.corpus_presets import PRESETS
+    from bench.data.loading import DATASETS
+
+    lines = []
+    for name, spec in PRESETS.items():
+        parts = []
+        for part in spec.parts:
+            text = part.dataset + (f"[{','.join(part.sources)}]" if part.sources else "")
+            parts.append(text + (f" (max {part.max_records})" if part.max_records else ""))
+        missing = [d for d in spec.datasets if d not in DATASETS]
+        note = f"  (no source for {', '.join(missing)} installed)" if missing else ""
+        lines.append(f"{name:<20} {' + '.join(parts)}{note}")
+        lines.append(f"{'':<20} {spec.description}")
+    return lines
 
 
 def _task_size(task: Any) -> str:

@@ -28,6 +28,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--profile", default="smoke", help="built-in profile (smoke, paper) or a YAML file"
     )
     parser.add_argument("--data-root", help="dataset folder (else $BENCH_<DATASET>_ROOT)")
+    parser.add_argument(
+        "--corpus",
+        action="store_true",
+        help="--data names a pretraining corpus (implied by '+', presets and YAML files): all "
+        "its records, less those in the val/test folds of --exclude-for tasks and duplicates; "
+        "dataset roots from $BENCH_<NAME>_ROOT",
+    )
+    parser.add_argument(
+        "--exclude-for",
+        nargs="+",
+        default=[],
+        metavar="TASK",
+        help="a corpus: the tasks whose val/test ECGs are excluded (as `bench run --tasks` "
+        "does, so that run reuses this pretraining)",
+    )
     parser.add_argument("--seed", type=int, help="training seed (overrides train.seed)")
     parser.add_argument(
         "--set",
@@ -77,12 +92,15 @@ def _resolve_setup(
 
 
 def _pretrain_here(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    from bench.commands.data_corpus import is_corpus
     from bench.data.loading import load_dataset
     from bench.training.distributed import current_processes, main_process_first
     from bench.training.planning import plan_pretraining, run_pretraining
 
     processes = current_processes()
     profile_name, setup = _resolve_setup(args, overrides)
+    if args.corpus or is_corpus(args.data):
+        return _pretrain_corpus(args, setup, profile_name)
     with main_process_first(processes):  # a missing cache is built once, by process 0
         data = load_dataset(args.data, args.data_root, setup.preprocessing)
     plan = plan_pretraining(setup, args.data, data)
@@ -95,6 +113,32 @@ def _pretrain_here(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
             + (f"; {processes.world_size} processes" if processes.world_size > 1 else "")
         )
     result = run_pretraining(plan, data, progress=not args.no_progress)
+    if processes.is_main:
+        _print_summary(plan, result)
+    return 0
+
+
+def _pretrain_corpus(args: argparse.Namespace, setup: PretrainSetup, profile_name: str) -> int:
+    """``bench pretrain --data CORPUS``: resolve the corpus, report it, pretrain on it."""
+    from bench.commands.data_corpus import load_corpus
+    from bench.data.corpus_resolve import report_lines
+    from bench.training.distributed import current_processes, main_process_first
+    from bench.training.planning import plan_pretraining, run_pretraining
+
+    processes = current_processes()
+    with main_process_first(processes):
+        corpus = load_corpus(args.data, setup.preprocessing, args.exclude_for, {})
+    plan = plan_pretraining(setup, corpus.spec.name, None, corpus)
+    spec = plan.spec.input_spec
+    if processes.is_main:
+        for line in report_lines(corpus.report()):
+            print(line)
+        print(
+            f"pretrain {args.method} on corpus {corpus.label}: crops {spec.n_leads} leads x "
+            f"{spec.n_samples} samples at {spec.sampling_rate} Hz; profile {profile_name}; "
+            f"key {plan.key}"
+        )
+    result = run_pretraining(plan, None, not args.no_progress, corpus)
     if processes.is_main:
         _print_summary(plan, result)
     return 0

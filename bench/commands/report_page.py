@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.paths import results_dir
     from bench.reporting.leaderboard import LeaderboardOptions
     from bench.reporting.page import write_report
+    from bench.reporting.robustness import write_robustness
 
     check_range("--n-boot", args.n_boot, 1)
     check_range("--level", args.level, 0.01, 0.999)
@@ -59,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     keys = read_grid_keys(results, args.grid) if args.grid else None
     options = LeaderboardOptions(n_boot=args.n_boot, level=args.level, eval_keys=keys)
     links = None if args.no_tracking else page_links(results, args.tracking_uri, args.mlflow_url)
+    for path in write_robustness(results, keys):  # noise robustness tables and figures, if any
+        print(path)
     print(write_report(results, args.out, options, links))
     return 0
 

@@ -33,6 +33,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="pretraining (baseline initialisation) seeds per method, each evaluated with every "
         "fraction seed: train.seed .. train.seed+N-1 (default: the profile's, 1 smoke, 3 paper)",
     )
+    parser.add_argument(
+        "--pretrain-data",
+        metavar="CORPUS",
+        help="what SSL methods pretrain on: datasets joined by '+' (cinc2021+code15), a preset "
+        "(bench list corpora) or a corpus YAML; records in any task's val/test folds (by id "
+        "or signal fingerprint) and duplicates are excluded (default: each task's own "
+        "training folds)",
+    )
+    parser.add_argument(
+        "--pretrain-records",
+        nargs="+",
+        metavar="N",
+        help="corpus subset sizes (nested seeded subsets; 'all' = the whole corpus), one "
+        "pretraining per size, e.g. 10000 50000 all",
+    )
     parser.add_argument("--protocols", nargs="+", choices=["linear", "finetune"])
     parser.add_argument("--profile", help="smoke, paper, or a profile YAML (default smoke)")
     parser.add_argument(
@@ -127,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     results = results_dir()
     manifest = write_grid_manifest(results, to_dict(config), [c.eval_key for c in cells])
-    write_outputs(results, frozenset(c.eval_key for c in cells), manifest, mirror, started_ms)
+    keys = frozenset(c.eval_key for c in cells)
+    write_outputs(results, keys, manifest, mirror, started_ms, workspace.record_signal)
     print(f"grid manifest: {manifest}")
     return 1 if summary.failed else 0
 
@@ -152,10 +168,23 @@ def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
     for flag in flags:
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
+    if args.pretrain_data is not None:
+        values["pretrain_data"] = args.pretrain_data
+    if args.pretrain_records is not None:
+        values["pretrain_records"] = [_size(item) for item in args.pretrain_records]
     roots = _data_roots(args.data_root)
     if roots:
         values["data_roots"] = roots
     return values
+
+
+def _size(item: str) -> int | str:
+    """A ``--pretrain-records`` item: a positive count or ``all``."""
+    if item == "all":
+        return item
+    if not item.isdigit() or int(item) < 1:
+        raise ConfigError(f"--pretrain-records {item!r}: give positive record counts or 'all'")
+    return int(item)
 
 
 def _data_roots(items: list[str]) -> dict[str, str]:

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.reporting.delineation_examples import SignalOf
 
 
 def write_outputs(
-    results: Path, eval_keys: frozenset[str], manifest: Path, mirror: Any, started_ms: int
+    results: Path,
+    eval_keys: frozenset[str],
+    manifest: Path,
+    mirror: Any,
+    started_ms: int,
+    signal_of: SignalOf | None = None,
 ) -> None:
-    """Tables, figures and page of this grid's cells; then its grid run (when tracking)."""
+    """Tables, figures and page of this grid's cells; then its grid run (when tracking).
+    ``signal_of`` fetches the records that delineation example figures draw (none without)."""
     from bench.commands.report_page import page_links
     from bench.errors import DataError
+    from bench.reporting.delineation_examples import write_delineation_examples
     from bench.reporting.figures import write_figures
     from bench.reporting.leaderboard import (
         LeaderboardOptions,
@@ -22,6 +32,8 @@ def write_outputs(
     )
     from bench.reporting.outputs import write_paper_tables
     from bench.reporting.page import write_report
+    from bench.reporting.robustness import write_robustness
+    from bench.reporting.scaling import write_scaling_figures
 
     options = LeaderboardOptions(eval_keys=eval_keys)
     artifacts: dict[str, list[Path]] = {"grid": [manifest]}
@@ -31,6 +43,12 @@ def write_outputs(
         tables = write_leaderboards(results, options=options, frame=frame)
         tables.update(write_paper_tables(results, options=options, frame=frame))
         figures = write_figures(results, eval_keys=eval_keys)
+        robust = write_robustness(results, eval_keys)  # tables and figures, if noise levels ran
+        figures += [path for path in robust if path.suffix == ".png"]
+        tables.update({path.name: path for path in robust if path.parent.name == "leaderboards"})
+        figures += write_scaling_figures(results, eval_keys=eval_keys)
+        if signal_of is not None:
+            figures += write_delineation_examples(results, signal_of, eval_keys)
         links = page_links(results, None, tracker=tracker) if tracker is not None else None
         page = write_report(results, options=options, links=links, frame=frame)
     except DataError as error:

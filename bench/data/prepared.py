@@ -10,6 +10,7 @@ from bench.data.cache import BadRecord, read_manifest
 from bench.data.identity import global_id, signal_fingerprint
 from bench.data.ragged import Ragged
 from bench.data.ragged_cache import LAYOUT, open_ragged
+from bench.data.shards import LAYOUT as SHARDED
 from bench.data.signals import SignalSet
 from bench.errors import DataError
 
@@ -40,6 +41,10 @@ def open_cache(folder: Path) -> tuple[SignalSet, dict[str, Any], tuple[BadRecord
         raise DataError(f"cache {folder} has no readable manifest")
     if manifest.get("layout") == LAYOUT:
         data, manifest = open_ragged(folder)
+    elif manifest.get("layout") == SHARDED:
+        from bench.data.shards_source import open_sharded
+
+        data, manifest = open_sharded(folder)
     elif manifest.get("dataset") == "ptbxl":
         from bench.data.sources.ptbxl import open_cache as open_ptbxl
 

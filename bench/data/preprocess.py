@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from typing import Literal
@@ -14,6 +14,7 @@ from scipy import signal as sps
 
 from bench.config import check_range, to_dict
 from bench.data.ragged import Ragged
+from bench.data.shards import ShardedRecords
 from bench.data.signals import CANONICAL_LEADS, INDEPENDENT_LEADS, SignalSet
 from bench.errors import ConfigError, DataError
 
@@ -74,6 +75,8 @@ def apply_preprocessing(data: SignalSet, options: Preprocessing) -> SignalSet:
     fingerprint updated. Ragged sets keep every record's own (resampled) length."""
     if options.is_identity:
         return data
+    if isinstance(data.signals, ShardedRecords):
+        return _sharded_unchanged(data, options)
     lead_names = data.lead_names
     if options.leads != "12" or lead_names != CANONICAL_LEADS:
         wanted = LEAD_SETS[options.leads]
@@ -126,6 +129,19 @@ def apply_preprocessing(data: SignalSet, options: Preprocessing) -> SignalSet:
         tables=data.tables,
         fold_spec=data.fold_spec,
     )
+
+
+def _sharded_unchanged(data: SignalSet, options: Preprocessing) -> SignalSet:
+    """A sharded cache is read as stored: only options that leave it unchanged are accepted."""
+    same_rate = options.rate in (None, data.sampling_rate)
+    if not same_rate or not replace(options, rate=None, resample="poly").is_identity:
+        raise ConfigError(
+            f"{data.name} is a sharded cache at {data.sampling_rate} Hz, read as stored: "
+            f"prepare it at the rate wanted (--rate {options.rate or data.sampling_rate}) and use "
+            "no lead subset, band-pass or normalisation (not applied to sharded caches)"
+        )
+    fingerprint = hashlib.sha256(f"{data.fingerprint}:{options.key()}".encode()).hexdigest()[:16]
+    return replace(data, fingerprint=fingerprint)
 
 
 def _ragged_lead_stats(signals: Ragged, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -43,7 +43,8 @@ def write_meta(meta: pd.DataFrame, path: Path) -> None:
 
 def read_meta(path: Path) -> pd.DataFrame:
     """Read a table written by ``write_meta`` (list columns back as tuples of str)."""
-    table = pd.read_csv(path, dtype={"record": str, "sex": str, "note": str}, keep_default_na=False)
+    text_columns = {"record": str, "sex": str, "note": str, **dict.fromkeys(LIST_COLUMNS, str)}
+    table = pd.read_csv(path, dtype=text_columns, keep_default_na=False)
     for column in LIST_COLUMNS:
         if column in table:
             table[column] = [tuple(v.split(LIST_SEPARATOR)) if v else () for v in table[column]]

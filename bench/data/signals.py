@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.data.ragged import Ragged
+from bench.data.shards import ShardedRecords
 
 Split = Literal["train", "val", "test"]
 
@@ -35,7 +36,8 @@ class SignalSet:
     """Signals of one dataset plus one metadata row per record.
 
     ``signals`` is float32 [N, leads, T] (often a read-only memory map), or a ``Ragged`` set of
-    records of differing lengths (stored unpadded, see bench.data.ragged); ``meta`` has at least
+    records of differing lengths (stored unpadded, see bench.data.ragged), or memory-mapped
+    ``ShardedRecords`` (bench.data.shards, for caches beyond memory); ``meta`` has at least
     ``record_id``, ``patient_id`` and ``fold`` (1-8 train, 9 validation, 10 test), row i
     describing ``signals[i]``. ``fingerprint`` identifies the content and every processing step.
     ``tables`` holds dataset-level tables that tasks need (e.g. PTB-XL's scp_statements).
@@ -44,7 +46,7 @@ class SignalSet:
     """
 
     name: str
-    signals: np.ndarray | Ragged
+    signals: np.ndarray | Ragged | ShardedRecords
     meta: pd.DataFrame
     sampling_rate: int
     lead_names: tuple[str, ...]
@@ -53,7 +55,7 @@ class SignalSet:
     fold_spec: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.signals, Ragged):
+        if isinstance(self.signals, (Ragged, ShardedRecords)):
             if self.signals.n_leads != len(self.lead_names):
                 raise ValueError(
                     f"{self.name}: ragged signals have {self.signals.n_leads} leads, "
@@ -75,7 +77,7 @@ class SignalSet:
     @property
     def lengths(self) -> np.ndarray:
         """Valid samples of every record (int64 [N]); all T for a [N, leads, T] array."""
-        if isinstance(self.signals, Ragged):
+        if isinstance(self.signals, (Ragged, ShardedRecords)):
             return self.signals.lengths
         return np.full(len(self.signals), self.signals.shape[-1], dtype=np.int64)
 

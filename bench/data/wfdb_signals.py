@@ -33,8 +33,12 @@ def unit_scales(header: Header, record: str) -> np.ndarray:
     return np.asarray(scales, dtype=np.float64)
 
 
-def read_signals(path: Path, header: Header, leads: LeadMap) -> np.ndarray:
-    """The 12 canonical leads of record ``path`` (no extension) in mV, float32 [12, T]."""
+def read_signals(path: Path, header: Header, leads: LeadMap, allow_nan: bool = False) -> np.ndarray:
+    """The 12 canonical leads of record ``path`` (no extension) in mV, float32 [12, T].
+
+    NaN or infinite samples are a RecordError unless ``allow_nan`` (the caller then applies
+    its own policy, e.g. the sharded caches' skip-and-report).
+    """
     if len(set(header.file_name)) != 1:
         raise RecordError(f"{path.name}.hea: signals spread over several files")
     data_file = path.parent / header.file_name[0]
@@ -53,7 +57,7 @@ def read_signals(path: Path, header: Header, leads: LeadMap) -> np.ndarray:
         raise RecordError(f"unreadable {data_file.name}: {error}") from None
     signals = (physical * scales).astype(np.float32)
     bad = int(np.count_nonzero(~np.isfinite(signals)))
-    if bad:
+    if bad and not allow_nan:
         raise RecordError(f"{data_file.name} contains {bad} NaN or infinite samples")
     return signals
 

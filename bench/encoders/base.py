@@ -29,13 +29,18 @@ class Encoder(nn.Module, ABC):
     """A backbone mapping ECG crops [B, leads, samples] to representations.
 
     ``embed_dim`` is the size of ``embed``'s output, the representation that frozen evaluation
-    (linear probe) and fine-tuning heads use. Every encoder is built as
+    (linear probe) and fine-tuning heads use. ``features`` is the time-resolved representation
+    [B, T', feature_dim] that dense (segmentation) heads use: step ``k`` stands for input samples
+    ``k * feature_stride`` to ``(k + 1) * feature_stride - 1``, so ``T' = ceil(samples /
+    feature_stride)`` and the feature rate is ``1 / feature_stride`` of the input's. How leads
+    are combined into one step is each encoder's documented choice. Every encoder is built as
     ``cls(config, input_spec)`` from a frozen config dataclass of type ``config_class`` and keeps
     both as attributes, so it can be rebuilt from them (checkpoints). ``sizes`` names
     ready-made configs; ``from_size`` builds one of them with validated overrides.
     """
 
     embed_dim: int
+    feature_dim: int
     config_class: ClassVar[type[Any]]
     sizes: ClassVar[Mapping[str, Any]] = {}
 
@@ -47,6 +52,15 @@ class Encoder(nn.Module, ABC):
     @abstractmethod
     def embed(self, x: Tensor) -> Tensor:
         """[B, leads, samples] -> [B, embed_dim]."""
+
+    @abstractmethod
+    def features(self, x: Tensor) -> Tensor:
+        """[B, leads, samples] -> [B, ceil(samples / feature_stride), feature_dim]."""
+
+    @property
+    @abstractmethod
+    def feature_stride(self) -> int:
+        """Input samples per step of ``features`` (1: one step per sample)."""
 
     @classmethod
     def config_for_size(cls, size: str, **overrides: Any) -> Any:

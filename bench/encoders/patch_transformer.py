@@ -5,9 +5,13 @@ Each lead is cut into non-overlapping patches of ``patch_size`` samples; one sha
 added once before the first block, or before every block (``pos_every_block``, as ECG-JEPA does),
 in either channel layout of ``bench.encoders.pos_embed``.
 Tokens are ordered lead-major: ``index = lead * n_patches + time``. Attention is full or
-Cross-Pattern (``attention="cropa"``, see ``bench.encoders.cropa``), always through
-``F.scaled_dot_product_attention`` with a boolean mask. A final LayerNorm closes the stack, and
-``embed`` is the mean of all tokens after it (ECG-JEPA's representation).
+Cross-Pattern (``attention="cropa"``, see ``bench.encoders.cropa``): dense, through
+``F.scaled_dot_product_attention`` with a boolean mask, or sparse on a (lead x column) grid
+(``bench.encoders.cropa_sparse``), as ``attention_path`` says (``bench.encoders.cropa_path``;
+an exact execution choice, not part of the config). A final LayerNorm closes the stack, and
+``embed`` is the mean of all tokens after it (ECG-JEPA's representation). ``features`` is one
+step per patch column (stride ``patch_size``): the mean over leads of that column's tokens, so
+``embed`` is the time mean of ``features``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,13 @@ from torch import Tensor, nn
 from bench.config import check_range
 from bench.encoders.base import ENCODERS, Encoder, InputSpec
 from bench.encoders.cropa import cropa_mask
+from bench.encoders.cropa_path import (
+    ATTENTION_PATHS,
+    AttentionPath,
+    CroPAAttention,
+    resolve_attention_path,
+)
+from bench.encoders.cropa_sparse import CroPAGrid
 from bench.encoders.pos_embed import POS_LAYOUTS, PosLayout, grid_ids, sincos_2d
 from bench.errors import ConfigError
 
@@ -115,6 +126,7 @@ class PatchTransformer(Encoder):
     def __init__(self, config: PatchTransformerConfig, input_spec: InputSpec):
         super().__init__(config, input_spec)
         self.embed_dim = config.dim
+        self.feature_dim = config.dim
         self.patch_size = config.patch_size
         self.n_patches(input_spec.n_samples)
         self.patch_embed = nn.Linear(config.patch_size, config.dim)
@@ -128,9 +140,11 @@ class PatchTransformer(Encoder):
                 qkv_bias=config.qkv_bias,
                 drop_path=rate,
                 norm_layer=partial(nn.LayerNorm, eps=config.norm_eps),
+                attn_layer=CroPAAttention,
             )
             for rate in rates
         )
+        self.attention_path: AttentionPath = "auto"  # see set_attention_path
         for block in self.blocks:
             block.attn.fused_attn = True  # always F.scaled_dot_product_attention, never a softmax
         self.norm = nn.LayerNorm(config.dim, eps=config.norm_eps)
@@ -183,18 +197,24 @@ class PatchTransformer(Encoder):
                 )
             flat = flat.gather(1, keep.unsqueeze(-1).expand(-1, -1, self.patch_size))
             lead_ids, time_ids = lead_ids[keep], time_ids[keep]
-        return self.encode_embedded(self.patch_embed(flat), lead_ids, time_ids)
+        grid = CroPAGrid(leads) if keep is None else None
+        return self.encode_embedded(self.patch_embed(flat), lead_ids, time_ids, grid)
 
-    def encode_embedded(self, h: Tensor, lead_ids: Tensor, time_ids: Tensor) -> Tensor:
+    def encode_embedded(
+        self, h: Tensor, lead_ids: Tensor, time_ids: Tensor, grid: CroPAGrid | None = None
+    ) -> Tensor:
         """Run positions, blocks and final norm on already-embedded tokens ``h`` [B, K, dim].
 
         ``lead_ids``/``time_ids`` ([K] shared, or [B, K]) place each token on the grid; they
         set both its position code and, with CroPA, whom it may attend to. Methods use this to
         insert their own tokens (e.g. a learned mask token) in place of patch embeddings.
+        ``grid`` says that the tokens are lead-major on a (lead x column) grid whose columns
+        are the same time in every lead (filler columns marked in ``grid.valid``, with ids
+        that match no real token): it lets CroPA run sparse; None = dense.
         """
         pos = sincos_2d(lead_ids, time_ids, self.embed_dim, layout=self.config.pos_layout)
         pos = pos.to(h.dtype)
-        mask = cropa_mask(lead_ids, time_ids) if self.config.attention == "cropa" else None
+        mask = self._attention_mask(lead_ids, time_ids, grid, h.device)
         if not self.config.pos_every_block:
             h = h + pos
         for block in self.blocks:
@@ -203,10 +223,41 @@ class PatchTransformer(Encoder):
             h = block(h, attn_mask=mask)
         return self.norm(h)
 
+    def _attention_mask(
+        self, lead_ids: Tensor, time_ids: Tensor, grid: CroPAGrid | None, device: torch.device
+    ) -> Tensor | CroPAGrid | None:
+        """What the blocks take as ``attn_mask``: None (full), the dense CroPA mask or the grid."""
+        if self.config.attention != "cropa":
+            return None
+        n_tokens = lead_ids.shape[-1]
+        path = self.attention_path
+        if grid is not None and resolve_attention_path(path, device, grid, n_tokens) == "sparse":
+            return grid
+        return cropa_mask(lead_ids, time_ids)
+
     def embed(self, x: Tensor) -> Tensor:
         """Mean of all tokens after the final LayerNorm: [B, leads, samples] -> [B, dim]."""
         return self.tokens(x).mean(dim=1)
 
+    def features(self, x: Tensor) -> Tensor:
+        """Per patch column, the mean over leads of its tokens: [B, n_patches, dim]."""
+        tokens = self.tokens(x)
+        return tokens.reshape(x.shape[0], x.shape[1], -1, self.embed_dim).mean(dim=1)
+
+    @property
+    def feature_stride(self) -> int:
+        """One feature step per patch: ``patch_size`` samples."""
+        return self.patch_size
+
     def forward(self, x: Tensor) -> Tensor:
         """Same as ``embed``."""
         return self.embed(x)
+
+
+def set_attention_path(module: nn.Module, path: AttentionPath) -> None:
+    """Run CroPA through ``path`` in every ``PatchTransformer`` inside ``module``."""
+    if path not in ATTENTION_PATHS:
+        raise ConfigError(f"attention path {path!r} is not one of {', '.join(ATTENTION_PATHS)}")
+    for part in module.modules():
+        if isinstance(part, PatchTransformer):
+            part.attention_path = path

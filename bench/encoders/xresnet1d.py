@@ -9,6 +9,8 @@ stage's first block except the first stage; the shortcut average-pools (2, ceil 
 starts as the identity; convs use Kaiming-normal init. ``xresnet1d50`` has blocks [3, 4, 6, 3],
 ``xresnet1d101`` [3, 4, 23, 3]. ``embed`` is concat pooling over time (adaptive average, then
 adaptive max) -> [B, 2 * channels]. Any input length works (ceil-mode pooling on the shortcut).
+``features`` is the last stage's map, time first: [B, ceil(T / feature_stride), channels] with
+``feature_stride`` = 4 (stem conv and max-pool) * 2 per stage after the first (32 for 4 stages).
 """
 
 from __future__ import annotations
@@ -145,12 +147,13 @@ class XResNet1d(Encoder):
         self.stages = nn.Sequential(*stages)
         self.channels = channels
         self.embed_dim = 2 * channels
+        self.feature_dim = channels
         for module in self.modules():
             if isinstance(module, nn.Conv1d):
                 nn.init.kaiming_normal_(module.weight)
 
-    def features(self, x: Tensor) -> Tensor:
-        """Feature map [B, leads, samples] -> [B, channels, ~samples / 32]."""
+    def feature_map(self, x: Tensor) -> Tensor:
+        """Feature map [B, leads, samples] -> [B, channels, ceil(samples / feature_stride)]."""
         if x.dim() != 3 or x.shape[1] != self.input_spec.n_leads:
             raise ConfigError(
                 f"xresnet1d: expected input [batch, {self.input_spec.n_leads} leads, samples], "
@@ -160,8 +163,17 @@ class XResNet1d(Encoder):
 
     def embed(self, x: Tensor) -> Tensor:
         """Concat pooling over time: [average, max] of the feature map -> [B, 2 * channels]."""
-        feature_map = self.features(x)
+        feature_map = self.feature_map(x)
         return torch.cat([feature_map.mean(dim=-1), feature_map.amax(dim=-1)], dim=1)
+
+    def features(self, x: Tensor) -> Tensor:
+        """The feature map, time first: [B, ceil(samples / feature_stride), channels]."""
+        return self.feature_map(x).transpose(1, 2)
+
+    @property
+    def feature_stride(self) -> int:
+        """Samples per feature step: 4 (stem) times 2 per stage after the first."""
+        return 4 * 2 ** (len(self.config.blocks) - 1)
 
     def forward(self, x: Tensor) -> Tensor:
         """Same as ``embed``."""

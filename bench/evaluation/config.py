@@ -7,6 +7,8 @@ from typing import Literal
 
 from bench.config import check_range
 from bench.evaluation.probe import LinearProbeConfig
+from bench.evaluation.robustness import NoiseConfig
+from bench.evaluation.segmentation import SegmentationConfig
 from bench.training.config import DeviceChoice, Precision
 
 
@@ -31,6 +33,14 @@ class FinetuneConfig:
     Linear; the xresnet1d's the same with 128 hidden) and "linear" for a method naming none;
     "linear" is batch norm (no affine) + a linear layer for every method; "mlp" is that
     paper head with this config's ``hidden``, ``input_dropout`` and ``dropout``.
+
+    ``stages``: "method" (default) fine-tunes a pretrained encoder as its method's paper does
+    where the method names stages (``Method.finetune_stages``; CPC: the head alone on the
+    frozen encoder, then everything; ``bench.evaluation.finetune_stages`` says how the stages
+    share this budget), else in one stage; "single": one stage for every method.
+
+    ``regression_loss`` (regression tasks only): "mse" (default) or "huber" with
+    ``huber_delta``, both on targets standardised with the training fraction's mean and SD.
     """
 
     epochs: int = 20
@@ -50,9 +60,13 @@ class FinetuneConfig:
     input_dropout: float = 0.25
     dropout: float = 0.5
     precision: Precision = "auto"
+    stages: Literal["method", "single"] = "method"
+    regression_loss: Literal["mse", "huber"] = "mse"
+    huber_delta: float = 1.0
 
     def __post_init__(self) -> None:
         check_range("evaluation.finetune.epochs", self.epochs, 1)
+        check_range("evaluation.finetune.huber_delta", self.huber_delta, 1e-6)
         check_range("evaluation.finetune.min_steps", self.min_steps, 1)
         if self.max_steps is not None:
             check_range("evaluation.finetune.max_steps", self.max_steps, 1)
@@ -79,6 +93,8 @@ class EvaluationConfig:
     the mean of a record's window embeddings, fine-tuning aggregates window probabilities by
     ``aggregate`` ("mean" as the SSL papers, "max" as the PTB-XL benchmark code). The test
     fold's bootstrap uses ``n_boot`` fixed resamples (seed ``boot_seed``) and ``ci_level``.
+    ``segmentation``: the frozen head of segmentation tasks (``bench.evaluation.segmentation``;
+    their fine-tuning uses ``finetune``).
 
     ``val_fraction``: which validation records select the model (probe strength, fine-tuning
     state, F1 thresholds). ``full``: the whole validation fold at every label fraction.
@@ -86,6 +102,9 @@ class EvaluationConfig:
     subset (``bench.evaluation.fractions``: nested, stratified, patient-grouped, a positive of
     every class) at the cell's fraction and seed, so a 1 % cell also selects on about 1 % of
     the validation labels, as a practitioner with 1 % of the labels would.
+
+    ``noise``: noise robustness (``bench.evaluation.robustness``): the test fold scored again at
+    each of ``noise.levels`` (off when empty, the default).
     """
 
     stride_s: float | None = None
@@ -93,11 +112,13 @@ class EvaluationConfig:
     aggregate: Literal["mean", "max"] = "mean"
     linear: LinearProbeConfig = field(default_factory=LinearProbeConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     n_boot: int = 1000
     boot_seed: int = 0
     ci_level: float = 0.9
     batch_size: int = 256
     device: DeviceChoice = "auto"
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
 
     def __post_init__(self) -> None:
         if self.stride_s is not None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -17,9 +17,16 @@ from bench.data.ragged import Ragged
 from bench.encoders.base import Encoder
 from bench.errors import ConfigError
 from bench.evaluation.config import FinetuneConfig
+from bench.evaluation.finetune_stages import Stage, plan_stages
 from bench.evaluation.objectives import MULTILABEL, Objective
-from bench.evaluation.windows import Aggregate, apply_windowed
-from bench.method import HeadSpec
+from bench.evaluation.windows import (
+    Aggregate,
+    PreparedWindows,
+    pool_windows,
+    prepare_windows,
+    window_chunks,
+)
+from bench.method import HeadSpec, StagedFinetune
 from bench.training.config import autocast_dtype
 from bench.training.flat_records import FlatRecords
 from bench.training.optim import WarmupCosine, parameter_groups
@@ -44,6 +51,8 @@ class FinetuneResult:
     best_step: int
     steps: int
     val_curve: list[tuple[int, float]]
+    extra_scores: tuple[np.ndarray, ...] = ()  # of ``extra_signals``, by the selected state
+    stage_steps: tuple[int, ...] = ()  # planned steps per stage of a multi-stage fine-tune
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,8 @@ def finetune(
     progress: bool = True,
     named_head: HeadSpec | None = None,
     objective: Objective = MULTILABEL,
+    extra_signals: Sequence[np.ndarray | Ragged] = (),
+    named_stages: StagedFinetune | None = None,
 ) -> FinetuneResult:
     """Train ``encoder`` + a head on ``train`` (signals, labels); keep the best state on ``val``.
 
@@ -121,70 +132,168 @@ def finetune(
 
     ``encoder_lr_scale`` overrides the config's (1.0 for an encoder trained from scratch);
     ``named_head`` is the head the method's paper names (used where ``config.head`` is
-    "method"). Only validation decides the state kept; ``test_signals`` are scored once, at
-    the end.
+    "method"); ``named_stages`` its paper's head-then-everything stages (used where
+    ``config.stages`` is "method"; ``bench.evaluation.finetune_stages``). Only validation
+    decides the state kept; ``test_signals`` are scored once, at the end, and so is each of
+    ``extra_signals`` (e.g. the noisy test folds). Validation is windowed once
+    (``prepare_windows``) and every evaluation scores the same batches.
     """
     torch.manual_seed(seed)
     head = head_spec(config, named_head)
     model = Classifier(copy.deepcopy(encoder), train[1].shape[1], head).to(device).train()
-    model.encoder.requires_grad_(True)
     scale = config.encoder_lr_scale if encoder_lr_scale is None else encoder_lr_scale
-    optimizer = _optimizer(model, config, scale, device)
     records = _place(train[0], device)
     population = records.eligible(windows.window) if isinstance(records, FlatRecords) else None
     if population is not None and not len(population):
         raise ConfigError(f"no training record is as long as the {windows.window}-sample window")
-    labels = torch.as_tensor(train[1], dtype=torch.float32, device=device)
     batch = min(config.batch_size, len(records))
     total = _total_steps(len(records), batch, config)
-    schedule = WarmupCosine(config.lr, 0.0, round(config.warmup_fraction * total), total)
-    one_cycle = _one_cycle(optimizer, config, total) if config.schedule == "one_cycle" else None
-    eval_every = max(1, total // config.evaluations)
-    generator = torch.Generator().manual_seed(seed)
-    dtype = autocast_dtype(config.precision, device)
-    loss_fn = objective.loss
-    best: Selected | None = None
-    curve: list[tuple[int, float]] = []
-    stale = 0
-    bar = tqdm(range(total), desc="finetune", leave=False, disable=not progress)
-    for step in bar:
-        for group in optimizer.param_groups if one_cycle is None else ():
-            group["lr"] = schedule(step) * group["lr_scale"]
-        if isinstance(records, FlatRecords) and population is not None:
-            rows, crops = records.random_crops(population, batch, windows.window, generator)
-        else:
-            rows, crops = _random_crops(records, batch, windows.window, generator)
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext():
-            logits = model(crops)
-        loss = loss_fn(logits.float(), labels[rows])
-        loss.backward()
-        if config.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        if one_cycle is not None and step + 1 < total:
-            one_cycle.step()
-        if (step + 1) % eval_every == 0 or step + 1 == total:
-            val_scores = _score(model, val[0], windows, device, dtype, objective.output)
-            score = objective.score(val[1], val_scores)
-            curve.append((step + 1, score))
-            bar.set_postfix(val_auroc=f"{score:.3f}")
-            if best is None or score > best.auroc:
-                best, stale = Selected(score, step + 1, _cpu_state(model), val_scores), 0
-            else:
-                stale += 1
-                if stale >= config.patience:
-                    break
-            model.train()
-    assert best is not None  # the last step always evaluates
+    stages = plan_stages(total, config, scale, named_stages)
+    run = _Run(
+        model=model,
+        config=config,
+        records=records,
+        population=population,
+        labels=torch.as_tensor(train[1], dtype=torch.float32, device=device),
+        batch=batch,
+        window=windows.window,
+        val_labels=val[1],
+        val_windows=prepare_windows(
+            val[0], windows.window, windows.stride, device, windows.batch_size
+        ),
+        scoring=_Scoring(windows, device, autocast_dtype(config.precision, device), objective),
+        eval_every=max(1, total // config.evaluations),
+        generator=torch.Generator().manual_seed(seed),
+        bar=tqdm(total=total, desc="finetune", leave=False, disable=not progress),
+    )
+    for stage in stages:
+        if run.best is not None:  # a later stage starts from the best validation state
+            model.load_state_dict(run.best.state)
+        run.train_stage(stage)
+    run.bar.close()
+    best = run.best
+    assert best is not None  # the last step of every stage evaluates
     model.load_state_dict(best.state)
     return FinetuneResult(
         val_scores=best.val_scores,
-        test_scores=_score(model, test_signals, windows, device, dtype, objective.output),
+        test_scores=run.scoring(model, test_signals),
         best_step=best.step,
-        steps=step + 1,
-        val_curve=curve,
+        steps=run.steps,
+        val_curve=run.curve,
+        extra_scores=tuple(run.scoring(model, signals) for signals in extra_signals),
+        stage_steps=tuple(stage.steps for stage in stages) if len(stages) > 1 else (),
     )
+
+
+@dataclass
+class _Scoring:
+    """Per-record outputs of a model on a fold (``_score`` with this run's settings)."""
+
+    windows: WindowedEval
+    device: torch.device
+    dtype: torch.dtype | None
+    objective: Objective
+
+    def __call__(
+        self, model: Classifier, signals: np.ndarray | Ragged | PreparedWindows
+    ) -> np.ndarray:
+        return _score(model, signals, self.windows, self.device, self.dtype, self.objective.output)
+
+
+@dataclass
+class _Run:
+    """One fine-tune's training state across its stages: the best validation state so far,
+    the validation curve and the steps taken (``steps`` counts every stage)."""
+
+    model: Classifier
+    config: FinetuneConfig
+    records: Tensor | FlatRecords
+    population: Tensor | None
+    labels: Tensor
+    batch: int
+    window: int
+    val_labels: np.ndarray
+    val_windows: PreparedWindows
+    scoring: _Scoring
+    eval_every: int
+    generator: torch.Generator
+    bar: tqdm
+    best: Selected | None = None
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    steps: int = 0
+
+    def train_stage(self, stage: Stage) -> None:
+        """``stage.steps`` optimiser steps (fewer if validation stops improving)."""
+        model, config = self.model, self.config
+        model.encoder.requires_grad_(stage.train_encoder)
+        self._train_mode(stage)
+        device, dtype = self.scoring.device, self.scoring.dtype
+        optimizer = _optimizer(
+            model, config, stage.encoder_lr_scale, device, stage.lr, stage.train_encoder
+        )
+        schedule = WarmupCosine(
+            stage.lr, 0.0, round(config.warmup_fraction * stage.steps), stage.steps
+        )
+        one_cycle = (
+            _one_cycle(optimizer, config, stage.steps, stage.lr)
+            if config.schedule == "one_cycle"
+            else None
+        )
+        stale = 0
+        for step in range(stage.steps):
+            for group in optimizer.param_groups if one_cycle is None else ():
+                group["lr"] = schedule(step) * group["lr_scale"]
+            rows, crops = self._crops()
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext():
+                logits = model(crops) if stage.train_encoder else _head_only(model, crops)
+            loss = self.scoring.objective.loss(logits.float(), self.labels[rows])
+            loss.backward()
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            if one_cycle is not None and step + 1 < stage.steps:
+                one_cycle.step()
+            self.steps += 1
+            self.bar.update()
+            if self.steps % self.eval_every == 0 or step + 1 == stage.steps:
+                if self._evaluate():
+                    stale = 0
+                else:
+                    stale += 1
+                    if stale >= config.patience:
+                        break
+                self._train_mode(stage)
+
+    def _crops(self) -> tuple[Tensor, Tensor]:
+        records, batch, window = self.records, self.batch, self.window
+        if isinstance(records, FlatRecords) and self.population is not None:
+            return records.random_crops(self.population, batch, window, self.generator)
+        assert isinstance(records, Tensor)
+        return _random_crops(records, batch, window, self.generator)
+
+    def _evaluate(self) -> bool:
+        """Score validation now; True (and keep this state) if it is the best so far."""
+        val_scores = self.scoring(self.model, self.val_windows)
+        score = self.scoring.objective.score(self.val_labels, val_scores)
+        self.curve.append((self.steps, score))
+        self.bar.set_postfix(val_auroc=f"{score:.3f}")
+        if self.best is None or score > self.best.auroc:
+            self.best = Selected(score, self.steps, _cpu_state(self.model), val_scores)
+            return True
+        return False
+
+    def _train_mode(self, stage: Stage) -> None:
+        self.model.train()
+        if not stage.train_encoder:  # frozen: batch norm keeps its pretrained statistics
+            self.model.encoder.eval()
+
+
+def _head_only(model: Classifier, crops: Tensor) -> Tensor:
+    """Logits with the encoder frozen: its features computed without gradients."""
+    with torch.no_grad():
+        features = model.encoder.embed(crops)
+    return model.head(features)
 
 
 def _total_steps(n_records: int, batch: int, config: FinetuneConfig) -> int:
@@ -193,23 +302,34 @@ def _total_steps(n_records: int, batch: int, config: FinetuneConfig) -> int:
 
 
 def _optimizer(
-    model: Classifier, config: FinetuneConfig, encoder_scale: float, device: torch.device
+    model: Classifier,
+    config: FinetuneConfig,
+    encoder_scale: float,
+    device: torch.device,
+    lr: float | None = None,
+    train_encoder: bool = True,
 ) -> torch.optim.AdamW:
+    """AdamW at ``lr`` (None: ``config.lr``) over the head (``lr_scale`` 1) and, where
+    ``train_encoder``, the encoder (``lr_scale`` ``encoder_scale``)."""
+    parts = [(model.head, 1.0)] + ([(model.encoder, encoder_scale)] if train_encoder else [])
     groups = []
-    for module, scale in ((model.head, 1.0), (model.encoder, encoder_scale)):
+    for module, scale in parts:
         for group in parameter_groups(module, config.weight_decay):
             groups.append({**group, "lr_scale": scale})
-    return torch.optim.AdamW(groups, lr=config.lr, fused=device.type == "cuda")
+    peak = config.lr if lr is None else lr
+    return torch.optim.AdamW(groups, lr=peak, fused=device.type == "cuda")
 
 
 def _one_cycle(
-    optimizer: torch.optim.AdamW, config: FinetuneConfig, total: int
+    optimizer: torch.optim.AdamW, config: FinetuneConfig, total: int, lr: float | None = None
 ) -> torch.optim.lr_scheduler.OneCycleLR:
     """torch's one-cycle policy (fastai's defaults: lr / 25 -> lr -> lr / 25e4, beta1 cycled)
-    per parameter group at ``lr * lr_scale``, warming up over ``warmup_fraction``."""
+    per parameter group at ``lr * lr_scale`` (None: ``config.lr``) over ``total`` steps,
+    warming up over ``warmup_fraction``."""
+    peak = config.lr if lr is None else lr
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
-        max_lr=[config.lr * group["lr_scale"] for group in optimizer.param_groups],
+        max_lr=[peak * group["lr_scale"] for group in optimizer.param_groups],
         total_steps=total,
         pct_start=config.warmup_fraction,
         div_factor=25.0,
@@ -240,29 +360,27 @@ def _random_crops(
 @torch.no_grad()
 def _score(
     model: Classifier,
-    signals: np.ndarray | Ragged,
+    signals: np.ndarray | Ragged | PreparedWindows,
     windows: WindowedEval,
     device: torch.device,
     dtype: torch.dtype | None,
     output: Callable[[Tensor], Tensor] = torch.sigmoid,
 ) -> np.ndarray:
     """Per-record outputs: ``output`` of each window (probabilities for the classification
-    kinds) aggregated by ``windows.aggregate``."""
+    kinds) aggregated by ``windows.aggregate``; ``signals`` may be windows cut beforehand
+    (``prepare_windows``, the same batches)."""
     model.eval()
 
     def probabilities(x: Tensor) -> Tensor:
         with torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext():
             return output(model(x).float())
 
-    return apply_windowed(
-        signals,
-        probabilities,
-        windows.window,
-        windows.stride,
-        windows.aggregate,
-        device,
-        windows.batch_size,
+    chunks = (
+        signals
+        if isinstance(signals, PreparedWindows)
+        else window_chunks(signals, windows.window, windows.stride, device, windows.batch_size)
     )
+    return pool_windows(chunks, probabilities, windows.aggregate, len(signals))
 
 
 def _cpu_state(model: nn.Module) -> dict[str, Tensor]:

@@ -90,7 +90,7 @@ def fraction_subset(
 def task_fraction_rows(data: TaskData, fraction: float, seed: int) -> np.ndarray:
     """Row indices into ``data`` of the ``fraction`` subset of its training folds."""
     train = data.split_indices("train")
-    return train[fraction_subset(data.labels[train], data.patient_ids[train], fraction, seed)]
+    return train[fraction_subset(data.strata[train], data.patient_ids[train], fraction, seed)]
 
 
 def task_validation_rows(
@@ -107,7 +107,7 @@ def task_validation_rows(
         return val
     if val_fraction != "same":
         raise ConfigError(f"evaluation.val_fraction = {val_fraction!r}; use 'same' or 'full'")
-    return val[fraction_subset(data.labels[val], data.patient_ids[val], fraction, seed)]
+    return val[fraction_subset(data.strata[val], data.patient_ids[val], fraction, seed)]
 
 
 def fraction_report(

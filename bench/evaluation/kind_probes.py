@@ -20,7 +20,7 @@ from bench.evaluation.kind_metrics import evaluate_multiclass, evaluate_regressi
 from bench.task import METRIC_DIRECTIONS, TaskKind
 
 Split = tuple[np.ndarray, np.ndarray]
-Fitted = tuple[np.ndarray, np.ndarray, float, dict[float, float]]
+Fitted = tuple[np.ndarray, np.ndarray, float, dict[float, float], tuple[np.ndarray, ...]]
 
 
 def kind_probe(
@@ -31,8 +31,10 @@ def kind_probe(
     test_x: np.ndarray,
     c_grid: tuple[float, ...],
     max_iter: int,
+    extra_x: tuple[np.ndarray, ...] = (),
 ) -> Fitted:
-    """(val scores, test scores, best C, validation main metric by C) of the selected probe."""
+    """(val scores, test scores, best C, validation main metric by C, scores of each of
+    ``extra_x``) of the selected probe."""
     if kind == "multiclass":
         fit, score = _multiclass, evaluate_multiclass
     elif kind == "regression":
@@ -40,14 +42,15 @@ def kind_probe(
     else:
         raise ConfigError(f"no linear probe for task kind {kind!r}")
     names = [str(i) for i in range(train[1].shape[1])]
-    predictions = {c: fit(train, (val[0], test_x), c, max_iter) for c in c_grid}
+    predictions = {c: fit(train, (val[0], test_x, *extra_x), c, max_iter) for c in c_grid}
     by_c = {
         c: float(score(val[1], p[0], names, n_boot=0).metrics[main_metric])
         for c, p in predictions.items()
     }
     sign = 1.0 if METRIC_DIRECTIONS[main_metric] else -1.0
     best = max(by_c, key=lambda c: (sign * by_c[c], -c))
-    return predictions[best][0], predictions[best][1], best, by_c
+    chosen = predictions[best]
+    return chosen[0], chosen[1], best, by_c, tuple(chosen[2:])
 
 
 def _multiclass(

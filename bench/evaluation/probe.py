@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +47,7 @@ class ProbeResult:
     best_c: float
     val_auroc_by_c: dict[float, float] = field(default_factory=dict)  # of selection_metric
     selection_metric: str = "macro_auroc"
+    extra_scores: tuple[np.ndarray, ...] = ()  # of ``extra_features``, by the selected probe
 
 
 def linear_probe(
@@ -55,25 +57,31 @@ def linear_probe(
     config: LinearProbeConfig,
     kind: TaskKind = "multilabel",
     main_metric: str = "macro_auroc",
+    extra_features: Sequence[np.ndarray] = (),
 ) -> ProbeResult:
     """Fit one probe per C on ``train`` (features, labels), keep the best on ``val``.
+
+    ``extra_features`` (e.g. the noisy test folds' embeddings) are scored by the selected probe
+    as ``test_features`` is, each on its own.
 
     multilabel: one-vs-rest logistic, selected on validation macro AUROC; multiclass and
     regression: ``bench.evaluation.kind_probes`` (selected on the task's main metric).
     """
     scaler = StandardScaler().fit(train[0])
     train_x, val_x, test_x = (scaler.transform(x) for x in (train[0], val[0], test_features))
+    extra_x = tuple(scaler.transform(x) for x in extra_features)
     if kind != "multilabel":
-        fitted = kind_probe(
+        *fitted, extra = kind_probe(
             kind, main_metric, (train_x, train[1]), (val_x, val[1]), test_x, config.c_grid,
-            config.max_iter,
+            config.max_iter, extra_x,
         )  # fmt: skip
-        return ProbeResult(*fitted, selection_metric=main_metric)
+        return ProbeResult(*fitted, selection_metric=main_metric, extra_scores=extra)
     models = {c: _fit(train_x, train[1], c, config.max_iter) for c in config.c_grid}
     by_c = {c: macro_auroc(val[1], _scores(model, val_x)) for c, model in models.items()}
     best_c = max(by_c, key=lambda c: (by_c[c], -c))
-    best = models[best_c]
-    return ProbeResult(_scores(best, val_x), _scores(best, test_x), best_c, by_c)
+    best, main = models[best_c], "macro_auroc"
+    extra = tuple(_scores(best, x) for x in extra_x)
+    return ProbeResult(_scores(best, val_x), _scores(best, test_x), best_c, by_c, main, extra)
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float, max_iter: int) -> OneVsRestClassifier:

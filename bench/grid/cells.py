@@ -9,6 +9,7 @@ only: it never indexes, embeds or scores a test record. Both go through ``fit_pr
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from bench.evaluation.metrics import CellMetrics, evaluate_cell, macro_auroc
 from bench.evaluation.objectives import Objective
 from bench.evaluation.probe import linear_probe
 from bench.evaluation.windows import apply_windowed
+from bench.grid.cell_noise import noise_metrics, noisy_inputs, noisy_test
 from bench.grid.plan import Cell
 from bench.grid.provenance import collect_provenance
 from bench.grid.results import CellResult, Predictions
@@ -48,6 +50,7 @@ class ProtocolFit:
     val_scores: np.ndarray
     report_scores: np.ndarray
     details: dict[str, Any]
+    extra_scores: tuple[np.ndarray, ...] = ()  # of the extra report inputs (noisy test folds)
 
 
 @dataclass(frozen=True)
@@ -69,12 +72,14 @@ def fit_protocol(
     inputs: np.ndarray,
     kind: TaskKind = "multilabel",
     main_metric: str = "macro_auroc",
+    extra_inputs: Sequence[Any] = (),
 ) -> ProtocolFit:
     """Fit the cell's protocol on ``rows.train``, select on ``rows.val``, score ``rows.report``.
 
     ``inputs`` is row-aligned with ``data``: per-record embeddings for the linear probe, the
     signals for fine-tuning. Only the rows in ``rows`` are read from it.
     ``kind`` / ``main_metric``: the task's (probe, loss and selection follow them).
+    ``extra_inputs`` (rows like ``inputs[rows.report]``) are scored by the selected model too.
     """
     evaluation = cell.unit.evaluation
     if cell.protocol == "linear":
@@ -85,11 +90,14 @@ def fit_protocol(
             evaluation.linear,
             kind,
             main_metric,
+            extra_inputs,
         )
         by_c = "val_auroc_by_c" if kind == "multilabel" else f"val_{probe.selection_metric}_by_c"
         details: dict[str, Any] = {"best_c": probe.best_c, by_c: probe.val_auroc_by_c}
-        return ProtocolFit(probe.val_scores, probe.test_scores, details)
+        return ProtocolFit(probe.val_scores, probe.test_scores, details, probe.extra_scores)
     window, stride = workspace.window(workspace.unit_data(cell.unit), cell.unit)
+    loss = evaluation.finetune
+    huber = loss.huber_delta if loss.regression_loss == "huber" else None
     tuned = finetune(
         workspace.encoder(cell.unit, cell.seed),
         (inputs[rows.train], data.labels[rows.train]),
@@ -102,14 +110,22 @@ def fit_protocol(
         encoder_lr_scale=None if cell.unit.needs_pretraining else 1.0,
         progress=workspace.progress,
         named_head=cell.unit.named_head,
-        objective=Objective.for_task(kind, main_metric, data.labels[rows.train]),
+        objective=Objective.for_task(kind, main_metric, data.labels[rows.train], huber),
+        extra_signals=extra_inputs,
+        named_stages=cell.unit.finetune_stages,
     )
     details = {"best_step": tuned.best_step, "steps": tuned.steps, "val_curve": tuned.val_curve}
-    return ProtocolFit(tuned.val_scores, tuned.test_scores, details)
+    if tuned.stage_steps:  # a multi-stage fine-tune (CPC's): the steps planned per stage
+        details["stage_steps"] = list(tuned.stage_steps)
+    return ProtocolFit(tuned.val_scores, tuned.test_scores, details, tuned.extra_scores)
 
 
 def run_cell(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions]:
     """Evaluate ``cell``: select on fold 9, report on fold 10 (scored once, at the end)."""
+    if cell.task.kind == "segmentation":  # dense masks: bench.grid.cell_segmentation
+        from bench.grid.cell_segmentation import run_segmentation_cell
+
+        return run_segmentation_cell(cell, workspace)
     started = time.perf_counter()
     data = workspace.task_data(cell.task, cell.unit.setup.preprocessing)
     train_rows = data.split_indices("train")
@@ -117,14 +133,23 @@ def run_cell(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions]
     evaluation = cell.unit.evaluation
     val = task_validation_rows(data, cell.fraction, cell.seed, evaluation.val_fraction)
     test = data.split_indices("test")
+    noise_started = time.perf_counter()
+    noisy = noisy_test(cell, workspace, data, test) if evaluation.noise.enabled else None
+    noise_s = time.perf_counter() - noise_started
     workspace.encoder(cell.unit, cell.seed)
-    timings = {"encoder_s": time.perf_counter() - started}
+    timings = {"encoder_s": time.perf_counter() - started - noise_s}
     inputs = data.signals
     if cell.protocol == "linear":
         inputs = workspace.embeddings(cell.unit, cell.seed).rows(data.record_ids)
         timings["embeddings_s"] = time.perf_counter() - started - timings["encoder_s"]
     rows = CellRows(subset, val, test)
-    fit = fit_protocol(cell, workspace, data, rows, inputs, cell.task.kind, cell.task.main_metric)
+    noise_started = time.perf_counter()
+    noisy_in = noisy_inputs(cell, workspace, noisy) if noisy is not None else []
+    if noisy is not None:
+        timings["noise_inputs_s"] = noise_s + time.perf_counter() - noise_started
+    fit = fit_protocol(
+        cell, workspace, data, rows, inputs, cell.task.kind, cell.task.main_metric, noisy_in
+    )
     measured = (
         kind_metrics(cell, data, test, fit)
         if cell.task.kind != "multilabel"
@@ -143,6 +168,12 @@ def run_cell(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions]
     extra, extra_ci = task_extra_metrics(cell, data, (val, test), fit)
     measured.metrics.update(extra)
     measured.ci.update(extra_ci)
+    config = cell_config(cell, workspace, fit.details)
+    if noisy is not None:
+        by_level, by_level_ci = noise_metrics(cell, data, test, fit.extra_scores)
+        measured.metrics.update(by_level)
+        measured.ci.update(by_level_ci)
+        config["noise_digests"] = {str(k): v for k, v in noisy.digests.items()}
     timings["total_s"] = time.perf_counter() - started
     result = CellResult(
         **cell.identity(),
@@ -152,7 +183,7 @@ def run_cell(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions]
         n_val=len(val),
         n_test=len(test),
         realised_fraction=len(subset) / len(train_rows),
-        config=cell_config(cell, workspace, fit.details),
+        config=config,
         provenance=collect_provenance(data.fingerprint, folds=data.fold_spec),
         metrics=measured.metrics,
         ci=measured.ci,
@@ -208,6 +239,10 @@ def validation_score(cell: Cell, workspace: Workspace) -> ValidationScore:
     and the linear probe embeds only the labelled fraction and validation (no embedding cache,
     which would hold every record). Pretraining goes through the keyed, resumable path.
     """
+    if cell.task.kind == "segmentation":
+        from bench.grid.cell_segmentation import segmentation_validation_score
+
+        return segmentation_validation_score(cell, workspace)
     data = workspace.task_data(cell.task, cell.unit.setup.preprocessing)
     subset = task_fraction_rows(data, cell.fraction, cell.seed)
     val_fraction = cell.unit.evaluation.val_fraction
@@ -255,4 +290,5 @@ def cell_config(cell: Cell, workspace: Workspace, details: dict[str, Any]) -> di
         "input": cell.unit.input_kind(workspace.profile),
         "evaluation": to_dict(cell.unit.evaluation),
         "selection": details,
+        "matched_baselines": dict(cell.unit.matched_baselines),
     }

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from bench.config import check_range, deep_merge, from_dict, replace, to_dict
+from bench.data.corpus import parse_corpus
+from bench.data.corpus_resolve import ResolvedCorpus
 from bench.data.signals import SignalSet
 from bench.errors import ConfigError
 from bench.evaluation.config import EvaluationConfig
@@ -23,6 +25,7 @@ from bench.method import (
     MatchedConfig,
     Method,
     Protocol,
+    StagedFinetune,
     matched_name,
     split_matched,
 )
@@ -44,23 +47,29 @@ class RunConfig:
     pretraining seed (a baseline without pretraining: one initialisation seed), and every
     fraction seed is evaluated on every one of them; ``profile`` is a built-in profile or a
     YAML path and ``profile_overrides`` is merged into it (e.g. {"train": {"epochs": 2}});
-    ``data_roots`` maps dataset names to folders.
+    ``data_roots`` maps dataset names to folders. ``pretrain_data`` names the corpus every
+    SSL method pretrains on (``bench.data.corpus``: datasets joined by '+', a preset or a YAML
+    file; None: each task's own training folds), with the records that are the same ECG as a
+    val/test record of any task of the run excluded; ``pretrain_records`` lists corpus subset
+    sizes (nested seeded subsets, "all" = the whole corpus), one pretraining per size.
     """
 
     methods: tuple[str, ...] = ("all",)
     tasks: tuple[str, ...] = ("synthetic",)
-    fractions: tuple[float, ...] = DEFAULT_FRACTIONS
+    fractions: tuple[float, ...] | None = None  # None: each task's own, else DEFAULT_FRACTIONS
     seeds: int | tuple[int, ...] = 3
     pretrain_seeds: int | tuple[int, ...] | None = None
     protocols: tuple[Protocol, ...] = PROTOCOLS
     profile: str = "smoke"
     profile_overrides: dict[str, Any] = field(default_factory=dict)
     data_roots: dict[str, str] = field(default_factory=dict)
+    pretrain_data: str | None = None
+    pretrain_records: tuple[int | Literal["all"], ...] = ("all",)
 
     def __post_init__(self) -> None:
-        for fraction in self.fractions:
+        for fraction in self.fractions or ():
             check_fraction(fraction, "fractions")
-        if not self.fractions:
+        if self.fractions is not None and not self.fractions:
             raise ConfigError("fractions must list at least one label fraction")
         if isinstance(self.seeds, int):
             check_range("seeds", self.seeds, 1)
@@ -77,6 +86,22 @@ class RunConfig:
         for protocol in self.protocols:
             if protocol not in PROTOCOLS:
                 raise ConfigError(f"unknown protocol {protocol!r}; use {', '.join(PROTOCOLS)}")
+        if self.pretrain_data is not None:
+            parse_corpus(self.pretrain_data)  # a bad spec fails here, naming the option
+        if not self.pretrain_records:
+            raise ConfigError("pretrain_records must list at least one size (or 'all')")
+        for size in self.pretrain_records:
+            if size != "all":
+                check_range("pretrain_records", size, 1)
+        if self.pretrain_data is None and self.pretrain_records != ("all",):
+            raise ConfigError("--pretrain-records subsets a corpus: name it with --pretrain-data")
+
+    def fractions_for(self, task: Task) -> tuple[float, ...]:
+        """The label fractions of ``task``'s cells: the run's where given (``--fractions``),
+        else the task's own list (``Task.fractions``), else ``DEFAULT_FRACTIONS``."""
+        if self.fractions is not None:
+            return self.fractions
+        return task.fractions if task.fractions is not None else DEFAULT_FRACTIONS
 
     @property
     def seed_list(self) -> tuple[int, ...]:
@@ -156,6 +181,8 @@ class Unit:
     ``seed`` is the pretraining's ``train.seed``, or a baseline's initialisation seed (None: a
     baseline initialised with each cell's own seed, as ``bench tune`` plans it).
     ``evaluation`` is how its cells are evaluated (the profile's, with the method's section).
+    ``matched_baselines`` names, for an SSL unit, the shared rows that stand for its matched
+    baselines where those are the same network (``bench.grid.twins``); it is not in the key.
     """
 
     method: str
@@ -165,6 +192,9 @@ class Unit:
     plan: PretrainPlan | None
     seed: int | None = None
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    matched_baselines: tuple[tuple[str, str], ...] = ()  # baseline -> the row standing for it
+    corpus: str | None = None  # the corpus label (name, subset size) the pretraining used
+    corpus_records: int | None = None  # its subset size (None: the whole corpus)
 
     @property
     def needs_pretraining(self) -> bool:
@@ -174,6 +204,12 @@ class Unit:
     def named_head(self) -> HeadSpec | None:
         """The fine-tuning head the method's paper names (a matched baseline: its backbone's)."""
         return self._paper_method.finetune_head
+
+    @property
+    def finetune_stages(self) -> StagedFinetune | None:
+        """The paper's fine-tuning stages of a pretrained encoder (``Method.finetune_stages``);
+        None for a baseline: a matched one trains its backbone's network from scratch."""
+        return self.setup.method.finetune_stages if self.needs_pretraining else None
 
     def input_kind(self, profile: Profile) -> str:
         """``native`` where ``profile`` feeds this unit its paper's input, else ``shared``."""
@@ -215,7 +251,12 @@ class Cell:
 
 
 def plan_unit(
-    method: str, dataset: str, profile: Profile, data: SignalSet, seed: int | None = None
+    method: str,
+    dataset: str,
+    profile: Profile,
+    data: SignalSet,
+    seed: int | None = None,
+    corpus: ResolvedCorpus | None = None,
 ) -> Unit:
     """The unit of ``method`` on ``dataset`` under ``profile``; ``data`` is the dataset loaded
     with the unit's preprocessing (``profile.resolve(method).preprocessing``; under ``input:
@@ -223,14 +264,21 @@ def plan_unit(
 
     ``seed`` replaces the pretraining's ``train.seed`` or fixes a baseline's initialisation
     seed; None keeps the profile's ``train.seed`` and initialises a baseline per cell seed.
+    ``corpus`` (at the same preprocessing) is what an SSL method pretrains on instead of the
+    training folds of ``dataset``; baselines ignore it.
     """
     setup = profile.resolve(method)
     if setup.method.needs_pretraining:
         if seed is not None:
             setup = dataclasses.replace(setup, train=dataclasses.replace(setup.train, seed=seed))
-        plan = plan_pretraining(setup, dataset, data)
+        plan = plan_pretraining(setup, dataset, data, corpus)
         evaluation = profile.evaluation_for(method)
-        return Unit(method, dataset, setup, plan.key, plan, setup.train.seed, evaluation)
+        size = None if corpus is None or corpus.selection.size == "all" else corpus.selection.size
+        label = None if corpus is None else corpus.label
+        return Unit(
+            method, dataset, setup, plan.key, plan, setup.train.seed, evaluation,
+            corpus=label, corpus_records=size,
+        )  # fmt: skip
     document = {
         "kind": "baseline",
         "major_version": MAJOR_VERSION,
@@ -255,16 +303,19 @@ def eval_key(
 ) -> str:
     """Key of a cell: unit, task (version, data), protocol and its config, fraction, seed.
 
-    Two entries appear only where they change what older keys meant: a baseline's
-    initialisation seed where it differs from the cell seed (it used to be the cell seed), and
-    ``val_fraction`` where validation is not the whole fold (``same``).
+    Entries appear only where they change what older keys meant: a baseline's
+    initialisation seed where it differs from the cell seed (it used to be the cell seed),
+    ``val_fraction`` where validation is not the whole fold (``same``), the noise robustness
+    options where levels are scored, and a regression task's Huber loss where it is chosen.
     """
     evaluation = unit.evaluation
     protocol_config = (
         to_dict(evaluation.linear)
         if protocol == "linear"
-        else {**finetune_document(unit), "aggregate": evaluation.aggregate}
+        else {**finetune_document(unit, task.kind), "aggregate": evaluation.aggregate}
     )
+    if task.kind == "segmentation" and protocol == "linear":  # the frozen per-step head
+        protocol_config = to_dict(evaluation.segmentation)
     document = {
         "kind": "eval",
         "major_version": MAJOR_VERSION,
@@ -283,20 +334,28 @@ def eval_key(
         document["init_seed"] = unit.seed
     if evaluation.val_fraction != "full":
         document["val_fraction"] = evaluation.val_fraction
+    if evaluation.noise.enabled and task.kind != "segmentation":  # masks are not noise-scored
+        document["noise"] = to_dict(evaluation.noise)
     return stable_hash(document)
 
 
-def finetune_document(unit: Unit) -> dict[str, Any]:
+def finetune_document(unit: Unit, kind: str = "multilabel") -> dict[str, Any]:
     """The unit's fine-tuning config as keyed: the head it really gets ("linear" or its MLP
-    sizes) and ``schedule`` / ``input_dropout`` only where they matter, so a cell computed as
-    before keeps its key."""
+    sizes) and ``schedule`` / ``input_dropout`` / the regression loss (Huber, on a task of
+    ``kind`` regression) / the paper's fine-tuning stages (CPC's head-then-everything) only
+    where they matter, so a cell computed as before keeps its key."""
     finetune = unit.evaluation.finetune
     document = to_dict(finetune)
     del document["input_dropout"]
+    if kind != "regression" or finetune.regression_loss == "mse":
+        del document["regression_loss"], document["huber_delta"]
     if finetune.schedule == "cosine":
         del document["schedule"]
     head = head_spec(finetune, unit.named_head)
     document["head"] = "linear" if head is None else {"mlp": to_dict(head)}
+    del document["stages"]
+    if finetune.stages == "method" and unit.finetune_stages is not None:
+        document["stages"] = to_dict(unit.finetune_stages)
     return document
 
 

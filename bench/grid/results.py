@@ -145,7 +145,8 @@ def write_result(
 ) -> Path:
     """Write a cell's predictions, then its JSON, each atomically; returns the JSON path.
 
-    An 'ok' result needs ``predictions`` matching its label names and ``n_test``; a failed one
+    An 'ok' result needs ``predictions`` matching its label names (a segmentation cell: its
+    flattened masks, ``config["segmentation"]``) and ``n_test``; a failed one
     takes none. An older result of the same cell is removed first, so no stale JSON can stand
     beside new predictions.
     """
@@ -153,7 +154,9 @@ def write_result(
     if result.status == "ok":
         if predictions is None:
             raise ValueError(f"cell {result.eval_key}: an 'ok' result needs its predictions")
-        expected = (result.n_test, len(result.label_names))
+        dense = result.config.get("segmentation")  # masks [n_test, leads * samples]
+        columns = dense["n_leads"] * dense["n_samples"] if dense else len(result.label_names)
+        expected = (result.n_test, columns)
         if predictions.y_true.shape != expected:
             raise ValueError(
                 f"cell {result.eval_key}: predictions are {predictions.y_true.shape}, "

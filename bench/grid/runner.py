@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from bench.data.signals import SignalSet
 from bench.errors import DiskFullError
+from bench.grid.cell_noise import check_noise_inputs
 from bench.grid.claims import CellClaims
 from bench.grid.leases import Holder
 from bench.grid.plan import (
@@ -26,6 +27,7 @@ from bench.grid.profiles import Profile
 from bench.grid.provenance import collect_provenance
 from bench.grid.result_state import result_state, settle_corrupt
 from bench.grid.results import CellResult, Predictions, describe_failure, write_result
+from bench.grid.twins import shared_twins, with_matched_baselines
 from bench.grid.workspace import Workspace
 from bench.paths import results_dir
 from bench.task import Task
@@ -68,30 +70,61 @@ class GridSummary:
 
 def plan_grid(config: RunConfig, workspace: Workspace) -> list[Cell]:
     """Every cell of the grid, in method-major order, with its keys: each method has a unit per
-    pretraining seed, and every fraction seed is evaluated on every unit."""
+    pretraining seed, and every fraction seed is evaluated on every unit. A matched baseline
+    that is its shared baseline's network is left to the shared one (``bench.grid.twins``).
+    ConfigError when a cell's noise robustness levels cannot apply to its dataset."""
     profile = workspace.profile
     tasks = task_list(config)
+    methods = expand_methods(config.methods)
+    twins: dict[tuple[str, int | None], set[str]] = {}
     cells: list[Cell] = []
-    for method in expand_methods(config.methods):
+    for method, size in _method_sizes(config, methods, profile):
         for pretrain_seed in config.pretrain_seed_list(profile):
             units = {}
             for task in tasks:
+                where = (task.dataset, pretrain_seed)
+                if where not in twins:
+                    twins[where] = shared_twins(workspace, methods, *where)
+                if method in twins[where]:
+                    continue
                 if task.dataset not in units:
-                    units[task.dataset] = workspace.plan_unit(method, task.dataset, pretrain_seed)
+                    unit = workspace.plan_unit(method, task.dataset, pretrain_seed, size)
+                    units[task.dataset] = with_matched_baselines(unit, twins[where])
                 unit = units[task.dataset]
                 cells += _unit_cells(config, unit, task, profile, workspace.unit_data(unit))
+    check_noise_inputs(cells, workspace)
     return cells
+
+
+def _method_sizes(
+    config: RunConfig, methods: list[str], profile: Profile
+) -> list[tuple[str, int | str]]:
+    """(method, corpus subset size): an SSL method once per ``pretrain_records`` size, a
+    baseline once."""
+    return [
+        (method, size)
+        for method in methods
+        for size in (
+            config.pretrain_records
+            if profile.resolve(method).method.needs_pretraining
+            else ("all",)
+        )
+    ]
 
 
 def _unit_cells(
     config: RunConfig, unit: Unit, task: Task, profile: Profile, data: SignalSet
 ) -> list[Cell]:
-    """The cells of one unit on one task: its protocols x fractions x fraction seeds."""
+    """The cells of one unit on one task: its protocols x fractions x fraction seeds (none
+    where the method is not evaluated on tasks of this kind, ``Method.task_kinds``)."""
+    kinds = unit.setup.method.task_kinds
+    if kinds is not None and task.kind not in kinds:
+        return []
     cells = []
     for protocol in config.protocols:
         if protocol not in unit.setup.method.protocols:
             continue
-        for fraction in config.fractions:
+        for fraction in config.fractions_for(task):
             for seed in config.seed_list:
                 key = eval_key(unit, task, protocol, fraction, seed, profile, data)
                 cells.append(Cell(unit, task, protocol, fraction, seed, key))
@@ -99,10 +132,11 @@ def _unit_cells(
 
 
 def describe_cell(cell: Cell) -> str:
-    """method / task / protocol / fraction / seed (with the pretraining seed when it is set)."""
+    """method[@corpus] / task / protocol / fraction / seed (with the pretraining seed when set)."""
     pretrain = f"pretrain seed {cell.unit.seed} / " if cell.unit.seed is not None else ""
+    method = cell.unit.method + (f"@{cell.unit.corpus}" if cell.unit.corpus else "")
     return (
-        f"{cell.unit.method} / {cell.task.name} / {cell.protocol} / "
+        f"{method} / {cell.task.name} / {cell.protocol} / "
         f"{cell.fraction:g} / {pretrain}seed {cell.seed}"
     )
 
@@ -198,5 +232,13 @@ def failed_result(cell: Cell, profile: Profile, error: BaseException) -> CellRes
 
 
 def workspace_for(config: RunConfig, progress: bool = True) -> Workspace:
-    """A workspace on the run's profile (overrides applied) and data roots."""
-    return Workspace(resolved_profile(config), dict(config.data_roots), progress)
+    """A workspace on the run's profile (overrides applied), data roots and corpus (whose
+    exclusions protect the val/test folds of every task's dataset)."""
+    datasets = tuple(dict.fromkeys(task.dataset for task in task_list(config)))
+    return Workspace(
+        resolved_profile(config),
+        dict(config.data_roots),
+        progress,
+        pretrain_data=config.pretrain_data,
+        protected_datasets=datasets if config.pretrain_data is not None else (),
+    )

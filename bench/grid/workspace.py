@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
+from bench.config import from_dict
+from bench.data.corpus import parse_corpus
+from bench.data.corpus_resolve import ResolvedCorpus, resolve_corpus
+from bench.data.corpus_select import (
+    Size,
+    identity_preprocessing,
+    protected_records,
+    stores_fingerprints,
+)
 from bench.data.loading import load_dataset
 from bench.data.preprocess import Preprocessing
 from bench.data.signals import SignalSet
 from bench.encoders.base import Encoder
+from bench.errors import DataError
 from bench.evaluation.embeddings import Embeddings, dataset_embeddings
 from bench.grid.claims import embed_lease, pretrain_lease
 from bench.grid.leases import Holder
@@ -26,18 +38,27 @@ from bench.training.state import seed_everything
 
 @dataclass
 class Workspace:
-    """Loads each dataset once, pretrains each unit once, embeds each (encoder, data) once."""
+    """Loads each dataset once, pretrains each unit once, embeds each (encoder, data) once.
+
+    With ``pretrain_data`` (a corpus spec, ``bench.data.corpus``) SSL methods pretrain on that
+    corpus, without the records that are in the val/test folds of ``protected_datasets`` (the
+    datasets of the run's tasks).
+    """
 
     profile: Profile
     data_roots: dict[str, str] = field(default_factory=dict)
     progress: bool = True
     leases: Holder | None = None  # the runner's, to claim pretrainings and embeddings
+    pretrain_data: str | None = None
+    protected_datasets: tuple[str, ...] = ()
     _datasets: dict[str, SignalSet] = field(default_factory=dict)
     _tasks: dict[str, TaskData] = field(default_factory=dict)
     _encoders: dict[str, Encoder] = field(default_factory=dict)
     _encoder_errors: dict[str, Exception] = field(default_factory=dict)
     _pretrainings: dict[str, dict[str, Any]] = field(default_factory=dict)
     _embeddings: dict[str, Embeddings] = field(default_factory=dict)
+    noise_memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # bench.grid.cell_noise
+    _corpora: dict[tuple[str, Size], ResolvedCorpus] = field(default_factory=dict)
 
     @property
     def device(self) -> torch.device:
@@ -53,6 +74,17 @@ class Workspace:
             self._datasets[key] = load_dataset(name, root, options)
         return self._datasets[key]
 
+    def record_signal(
+        self, name: str, preprocessing: Mapping[str, Any], record_id: int
+    ) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Record ``record_id`` of dataset ``name`` under ``preprocessing`` (as a cell config
+        records it): its float32 [leads, T] signal and the lead names."""
+        data = self.dataset(name, from_dict(Preprocessing, dict(preprocessing)))
+        rows = np.flatnonzero(data.meta["record_id"].to_numpy(np.int64) == record_id)
+        if not len(rows):
+            raise DataError(f"{name}: no record with id {record_id}")
+        return np.asarray(data.signals[int(rows[0])], dtype=np.float32), data.lead_names
+
     def task_data(self, task: Task, preprocessing: Preprocessing | None = None) -> TaskData:
         """The task's labelled view of its dataset (``preprocessing`` as in ``dataset``)."""
         options = self.profile.preprocessing if preprocessing is None else preprocessing
@@ -61,11 +93,42 @@ class Workspace:
             self._tasks[key] = task.attach(self.dataset(task.dataset, options))
         return self._tasks[key]
 
-    def plan_unit(self, method: str, dataset: str, seed: int | None = None) -> Unit:
+    def plan_unit(
+        self, method: str, dataset: str, seed: int | None = None, records: Size = "all"
+    ) -> Unit:
         """The unit of ``method`` on ``dataset`` under the profile, on the data of its own
-        input (the profile's shared preprocessing, or the method's native one)."""
-        preprocessing = self.profile.resolve(method).preprocessing
-        return plan_unit(method, dataset, self.profile, self.dataset(dataset, preprocessing), seed)
+        input (the profile's shared preprocessing, or the method's native one); an SSL method
+        pretrains on ``records`` of the workspace's corpus when it has one."""
+        setup = self.profile.resolve(method)
+        data = self.dataset(dataset, setup.preprocessing)
+        corpus = None
+        if self.pretrain_data is not None and setup.method.needs_pretraining:
+            corpus = self.corpus(setup.preprocessing, records)
+        return plan_unit(method, dataset, self.profile, data, seed, corpus)
+
+    def corpus(self, preprocessing: Preprocessing, records: Size = "all") -> ResolvedCorpus:
+        """The workspace's corpus at ``preprocessing``: ``records`` of it (a nested subset or
+        "all"), leaked and duplicate records excluded (resolved once per process)."""
+        if self.pretrain_data is None:
+            raise ValueError("this workspace has no pretraining corpus")
+        key = (preprocessing.key(), records)
+        if key not in self._corpora:
+            spec = parse_corpus(self.pretrain_data)
+            parts = [self.dataset(name, preprocessing) for name in spec.datasets]
+            identity = [self.identity_set(name, preprocessing) for name in spec.datasets]
+            protected = protected_records(
+                [self.identity_set(name, preprocessing) for name in self.protected_datasets]
+            )
+            self._corpora[key] = resolve_corpus(spec, parts, protected, records, identity)
+        return self._corpora[key]
+
+    def identity_set(self, name: str, preprocessing: Preprocessing) -> SignalSet:
+        """Dataset ``name`` as its records' ids and fingerprints are read: as loaded when its
+        cache stored the fingerprints, else at the rate alone (``identity_preprocessing``)."""
+        data = self.dataset(name, preprocessing)
+        if stores_fingerprints(data):
+            return data
+        return self.dataset(name, identity_preprocessing(preprocessing))
 
     def unit_data(self, unit: Unit) -> SignalSet:
         """The dataset as the unit's encoder sees it (its preprocessing)."""
@@ -99,9 +162,21 @@ class Workspace:
     def _build_encoder(self, unit: Unit, seed: int) -> Encoder:
         data = self.unit_data(unit)
         if unit.plan is not None:
+            corpus = None
+            if unit.plan.spec.corpus is not None:
+                corpus = self.corpus(unit.setup.preprocessing, unit.corpus_records or "all")
             with self._claimed(pretrain_lease(unit.key)):
-                result = run_pretraining(unit.plan, data, progress=self.progress)
+                result = run_pretraining(unit.plan, data, self.progress, corpus)
             self._pretrainings[unit.key] = {"collapse": result.collapse}
+            if corpus is not None:
+                report = corpus.report()
+                self._pretrainings[unit.key]["corpus"] = {
+                    "name": corpus.spec.name,
+                    "label": corpus.label,
+                    "records": report["records"],
+                    "hours": report["hours"],
+                    "excluded": report["excluded"],
+                }
             return load_encoder(result.checkpoint)
         seed_everything(unit.seed if unit.seed is not None else seed)
         spec = input_spec_for(data, unit.setup.window_s)

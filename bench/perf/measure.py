@@ -17,6 +17,7 @@ import dataclasses
 import gc
 import math
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from bench.perf.flops import count_flops, device_peak_tflops, model_flop_utilisa
 from bench.perf.matmul_peak import cached_matmul_tflops
 from bench.perf.timing import PartClock, PeakMemory
 from bench.training.checkpoint import CHECKPOINT_NAME
+from bench.training.compile import CompileClock
 from bench.training.config import DeviceChoice, Precision, TrainConfig, resolve_device
 from bench.training.loop import Objective, TrainingLoop
 from bench.training.spec import PretrainSetup
@@ -109,6 +111,7 @@ class PerfRow:
     peak_tflops: float | None
     mfu: float | None
     matmul_tflops: float
+    compile_s: float = 0.0  # wall time of the warm-up steps that ran torch.compile
 
     @property
     def samples_per_s(self) -> float:
@@ -250,8 +253,11 @@ def measure(case: PerfCase, options: PerfOptions) -> PerfRow:
     method = case.setup.method(case.setup.method_config, case.input_spec)
     with tempfile.TemporaryDirectory(prefix="bench-perf-") as folder:  # the loop never saves
         loop = TrainingLoop(method, records, case.train, Path(folder) / CHECKPOINT_NAME, {})
+        compiling = CompileClock()
         for _ in range(options.warmup):
+            started = time.perf_counter()
             run_step(loop)
+            compiling.add_step(time.perf_counter() - started)
         clock = PartClock(loop.device, len(PARTS))
         clock.start()
         for _ in range(options.steps):
@@ -280,6 +286,7 @@ def measure(case: PerfCase, options: PerfOptions) -> PerfRow:
         peak_tflops=peak_tflops,
         mfu=model_flop_utilisation(flops, step_s, peak_tflops),
         matmul_tflops=cached_matmul_tflops(loop.device, loop.dtype, torch.get_num_threads()),
+        compile_s=compiling.compile_s,
     )
 
 

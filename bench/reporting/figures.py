@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from bench.atomic import atomic_write
 from bench.errors import DataError
 from bench.grid.results import load_results, results_frame
+from bench.reporting.corpus_rows import row_name
 from bench.reporting.formats import PROTOCOL_NAMES, fraction_label
 from bench.reporting.leaderboard import BASELINES
 
@@ -72,7 +73,7 @@ def efficiency_frame(
     cells = results_frame(results)
     metrics = [str(r.metrics.get("main_metric", "macro_auroc")) for r in results]
     main = [r.metrics[m] for r, m in zip(results, metrics, strict=True)]
-    cells = cells.assign(metric=metrics, main=main)
+    cells = cells.assign(metric=metrics, main=main, method=[row_name(r) for r in results])
     stats = (
         cells.groupby(["profile", "task", "protocol", "method", "fraction", "metric"])["main"]
         .agg(n_seeds="count", mean="mean", std="std")

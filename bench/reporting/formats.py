@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pandas as pd
 
+from bench.reporting.challenge_rows import challenge_cell, challenge_markdown
+
 PROTOCOL_NAMES = {"linear": "linear probe", "finetune": "fine-tuning"}
 _MISSING = "–"  # a task without cells for this method
 COLLAPSED_MARK = " [collapsed]"  # a row whose encoder's pretraining was flagged as collapsed
@@ -23,7 +25,8 @@ CORRECTION_NAMES = {"bh": "Benjamini-Hochberg", "holm": "Holm"}
 def table_note(n_boot: int, level: float, alpha: float, correction: str = "bh") -> str:
     """The note printed under every table: what the numbers and markers mean."""
     return (
-        f"Macro AUROC on the test fold: mean ± std over runs (sample std, omitted for a single "
+        f"The task's main metric on the test fold (macro AUROC unless the table heading names "
+        f"another, with its direction): mean ± std over runs (sample std, omitted for a single "
         f"run). A run is one pretraining seed (for random_init, supervised and other baselines "
         f"without pretraining: one initialisation seed) with one fraction seed (the labelled "
         f"subset and the probe / fine-tuning seed); every fraction seed runs on every "
@@ -35,9 +38,9 @@ def table_note(n_boot: int, level: float, alpha: float, correction: str = "bh") 
         f"without positives or negatives are redrawn, as the PTB-XL benchmark does, counted in "
         f"the CSV column n_redrawn; where under 1 in 20 draws keeps every class, plain "
         f"resamples are scored on the classes they hold, counted in n_partial). Bold: best "
-        f"mean in the column. † / ‡: significantly higher "
+        f"mean in the column, in the metric's direction. † / ‡: significantly better "
         f"than random_init / supervised at the same task and label fraction: one-sided paired "
-        f"hierarchical bootstrap test of the mean macro AUROC over the runs both have, p-values "
+        f"hierarchical bootstrap test of the mean main metric over the runs both have, p-values "
         f"adjusted by {CORRECTION_NAMES.get(correction, correction)} over all tests of the table "
         f"(every method, task and baseline), adjusted p < {alpha:g} (raw and adjusted p in the "
         f"CSV). random_init is evaluated with the linear probe only and supervised with "
@@ -74,6 +77,8 @@ def to_markdown(frame: pd.DataFrame, note: str) -> str:
         for label, seeds, cells, _ in _rows(table, tasks, _markdown_cell):
             lines.append(f"| {label} | {seeds} | " + " | ".join(cells) + " |")
         parts.append("\n".join(lines) + "\n")
+        challenge = challenge_markdown(title, table, lambda t, c: _rows(t, c, challenge_cell))
+        parts += [challenge] if challenge else []
     parts.append(f"{note}\n")
     return "\n".join(parts)
 

@@ -24,7 +24,7 @@ any of its seeds has ``collapsed`` True, and its row is marked in the rendered t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,20 +36,19 @@ from bench.errors import DataError
 from bench.evaluation.bootstrap import (
     DEFAULT_LEVEL,
     DEFAULT_N_BOOT,
-    Resamples,
-    macro_auroc_samples,
-    valid_resamples,
 )
-from bench.evaluation.kind_metrics import resampled_main_metric
 from bench.evaluation.significance import (
     Correction,
     adjust_p_values,
     hierarchical_ci,
     paired_hierarchical_test,
 )
-from bench.grid.results import CellResult, load_predictions, load_results
+from bench.grid.results import CellResult, load_results
 from bench.method import matched_name, split_matched
+from bench.reporting.challenge_rows import challenge_entry
+from bench.reporting.corpus_rows import base_method, row_name
 from bench.reporting.formats import table_note, to_latex, to_markdown
+from bench.reporting.resample_scores import ResampleScores
 from bench.task import METRIC_DIRECTIONS
 
 BASELINES = ("random_init", "supervised")
@@ -64,7 +63,7 @@ _TEST_COLUMNS = (
     + " markers"
 )
 _OWN_COLUMNS = "input gain_vs_own_random_init gain_vs_own_supervised"
-_METRIC_COLUMNS = "main_metric higher_is_better"
+_METRIC_COLUMNS = "main_metric higher_is_better challenge_score challenge_score_std"
 LEADERBOARD_COLUMNS: tuple[str, ...] = tuple(
     f"{_CELL_COLUMNS} {_ENTRY_COLUMNS} {_TEST_COLUMNS} {_OWN_COLUMNS} {_METRIC_COLUMNS}".split()
 )
@@ -100,7 +99,7 @@ def leaderboard_frame(
         results_dir, status="ok", skip_invalid=options.skip_invalid, eval_keys=options.eval_keys
     )
     cells = _group_cells(results)
-    samples = _BootstrapCache(Path(results_dir), options)
+    samples = ResampleScores(Path(results_dir), options.n_boot, options.boot_seed)
     rows = []
     for profile, group, protocol, fraction in _tables(cells, options):
         for task in sorted({k[2] for k in cells if k[:2] == (profile, group)}):
@@ -153,7 +152,7 @@ def _group_cells(results: Sequence[CellResult]) -> dict[GroupKey, Cells]:
     cells: dict[GroupKey, Cells] = defaultdict(dict)
     for result in results:
         key = (result.profile, result.task_group, result.task, result.protocol)
-        key += (float(result.fraction), result.method)
+        key += (float(result.fraction), row_name(result))
         run = (result.pretrain_seed or 0, result.seed)
         earlier = cells[key].get(run)
         if earlier is not None:
@@ -210,7 +209,7 @@ def _baseline_protocol(
     return available[0] if available else None
 
 
-def _entry(runs: Cells, samples: _BootstrapCache, options: LeaderboardOptions) -> dict:
+def _entry(runs: Cells, samples: ResampleScores, options: LeaderboardOptions) -> dict:
     keys = sorted(runs)
     metric = _metric(runs[keys[0]])
     values = np.array([runs[r].metrics[metric] for r in keys], dtype=np.float64)
@@ -232,6 +231,7 @@ def _entry(runs: Cells, samples: _BootstrapCache, options: LeaderboardOptions) -
         "collapsed": any(_collapsed(runs[r]) for r in keys),
         "main_metric": metric,
         "higher_is_better": METRIC_DIRECTIONS[metric],
+        **challenge_entry(runs.values()),
     }
 
 
@@ -254,7 +254,7 @@ def _comparisons(
     cells: dict[GroupKey, Cells],
     key: GroupKey,
     protocol: str,
-    samples: _BootstrapCache,
+    samples: ResampleScores,
     options: LeaderboardOptions,
 ) -> dict:
     """Paired test of the entry at ``key`` against each baseline (markers come in _adjust)."""
@@ -293,7 +293,7 @@ def _own_baselines(cells: dict[GroupKey, Cells], key: GroupKey, protocol: str) -
     row: dict = {"input": inputs.pop() if len(inputs) == 1 else "mixed"}
     for baseline in BASELINES:
         row[f"gain_vs_own_{baseline}"] = np.nan
-        own = matched_name(baseline, method)
+        own = _own_row(cells[key].values(), baseline, base_method(method))
         shown = _baseline_protocol(cells, (profile, group, task, protocol, fraction), own)
         if shown is None:
             continue
@@ -305,6 +305,14 @@ def _own_baselines(cells: dict[GroupKey, Cells], key: GroupKey, protocol: str) -
                          for r in shared])
             )  # fmt: skip
     return row
+
+
+def _own_row(records: Iterable[CellResult], baseline: str, method: str) -> str:
+    """The row standing for ``baseline[method]``: itself, or the shared baseline where the
+    grid found them the same network and ran it once (``matched_baselines`` in the config)."""
+    named = {r.config.get("matched_baselines", {}).get(baseline) for r in records}
+    named.discard(None)
+    return named.pop() if len(named) == 1 else matched_name(baseline, method)
 
 
 def _adjust(frame: pd.DataFrame, options: LeaderboardOptions) -> pd.DataFrame:
@@ -333,57 +341,3 @@ def _mark_best(frame: pd.DataFrame) -> pd.DataFrame:
     signed = frame["mean"].round(3) * np.where(frame["higher_is_better"].astype(bool), 1, -1)
     frame["best"] = signed == signed.groupby([frame[c] for c in column]).transform("max")
     return frame
-
-
-class _BootstrapCache:
-    """Per-cell macro AUROC on each fixed resample, computed once per cell and reused."""
-
-    def __init__(self, results_dir: Path, options: LeaderboardOptions):
-        self._results_dir = results_dir
-        self._options = options
-        self._samples: dict[str, np.ndarray] = {}
-        self._reference: dict[tuple[str, str], tuple[str, np.ndarray, np.ndarray]] = {}
-        self._resamples: dict[tuple[str, str], Resamples] = {}
-
-    def grid(
-        self, runs: Cells, pretrain_seeds: Sequence[int], seeds: Sequence[int]
-    ) -> tuple[np.ndarray, Resamples]:
-        """Resample scores [P, S, n_boot] of ``runs`` (NaN where a run is missing) and the
-        resamples of their test set (how many were redrawn for missing a class)."""
-        first = next(iter(runs.values()))
-        scores = np.full((len(pretrain_seeds), len(seeds), self._options.n_boot), np.nan)
-        for i, pretrain_seed in enumerate(pretrain_seeds):
-            for j, seed in enumerate(seeds):
-                if (pretrain_seed, seed) in runs:
-                    scores[i, j] = self._cell(runs[(pretrain_seed, seed)])
-        return scores, self._resamples[(first.profile, first.task)]
-
-    def _cell(self, cell: CellResult) -> np.ndarray:
-        if cell.eval_key not in self._samples:
-            predictions = load_predictions(self._results_dir, cell.eval_key).sorted_by_record()
-            self._check_same_test_set(cell, predictions.record_ids, predictions.y_true)
-            where = (cell.profile, cell.task)
-            if where not in self._resamples:  # one test set per task: the same resamples
-                self._resamples[where] = valid_resamples(
-                    predictions.y_true, self._options.n_boot, self._options.boot_seed
-                )
-            args = (predictions.y_true, predictions.y_score, self._resamples[where].indices)
-            self._samples[cell.eval_key] = (
-                resampled_main_metric(cell.metrics["main_metric"], *args)
-                if "main_metric" in cell.metrics
-                else macro_auroc_samples(*args)
-            )
-        return self._samples[cell.eval_key]
-
-    def _check_same_test_set(
-        self, cell: CellResult, record_ids: np.ndarray, y_true: np.ndarray
-    ) -> None:
-        """Paired comparisons need every cell of a task to hold the same test records."""
-        first = self._reference.setdefault(
-            (cell.profile, cell.task), (cell.eval_key, record_ids, y_true)
-        )
-        if not (np.array_equal(first[1], record_ids) and np.array_equal(first[2], y_true)):
-            raise DataError(
-                f"cells {first[0]} and {cell.eval_key} of task {cell.task!r} hold different test "
-                "records or labels; their results cannot be compared (mixed data versions?)"
-            )

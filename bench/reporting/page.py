@@ -22,6 +22,7 @@ from bench.atomic import atomic_write
 from bench.errors import DataError
 from bench.grid.results import CellResult, load_results
 from bench.reporting import page_html as markup
+from bench.reporting.corpus_rows import row_name
 from bench.reporting.curves import write_loss_curve
 from bench.reporting.figures import write_figures
 from bench.reporting.leaderboard import LeaderboardOptions, leaderboard_frame
@@ -114,7 +115,7 @@ def _seed_links(
 ) -> dict[tuple[str, str, str, float], list[tuple[str, str]]]:
     """(task, protocol, row label, fraction) -> [(seed label, run URL)] of each entry."""
     by_cell = {
-        (c.profile, c.task, c.protocol, float(c.fraction), c.method, c.seed): c.eval_key
+        (c.profile, c.task, c.protocol, float(c.fraction), row_name(c), c.seed): c.eval_key
         for c in cells
     }
     found: dict[tuple[str, str, str, float], list[tuple[str, str]]] = defaultdict(list)

@@ -151,9 +151,10 @@ def _latex_cell(entry: pd.Series | None) -> str:
 def paper_note(n_seeds: int) -> str:
     """What the paper tables' numbers mean (the markers' test is described in leaderboard.md)."""
     return (
-        f"Macro AUROC on the test fold: mean ± std over seeds (sample std; up to {n_seeds} "
-        "seeds, no ± for one). Bold: best mean in the column (label fraction). † / ‡: "
-        "significantly higher than random_init / supervised at the same task and fraction (the "
-        "test is described under leaderboard.md). A baseline row taken from the other protocol "
-        "is labelled with that protocol."
+        "The task's main metric on the test fold (macro AUROC unless the heading names another, "
+        f"with its direction): mean ± std over seeds (sample std; up to {n_seeds} seeds, no ± "
+        "for one). Bold: best mean in the column (label fraction), in the metric's direction. "
+        "† / ‡: significantly better than random_init / supervised at the same task and "
+        "fraction (the test is described under leaderboard.md). A baseline row taken from the "
+        "other protocol is labelled with that protocol."
     )

@@ -19,7 +19,9 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from bench.evaluation.bootstrap import bootstrap_indices, macro_auroc_samples, percentile_ci
+from bench.evaluation.segmentation_resample import resampled_boundary_f1
 from bench.grid.results import CellResult, load_predictions, load_results
+from bench.reporting.corpus_rows import row_name
 from bench.reporting.formats import PROTOCOL_NAMES, fraction_label, latex_escape
 from bench.reporting.paper import row_label
 
@@ -41,7 +43,8 @@ def summary_frame(
     """One row per (profile, protocol, fraction, method) of the leaderboard ``frame``."""
     cells: dict[CellKey, dict[int, CellResult]] = {}
     for result in load_results(results_dir, status="ok", skip_invalid=True, eval_keys=eval_keys):
-        key = (result.profile, result.task, result.protocol, float(result.fraction), result.method)
+        key = (result.profile, result.task, result.protocol, float(result.fraction))
+        key += (row_name(result),)
         cells.setdefault(key, {})[result.seed] = result
     sampler = _Samples(Path(results_dir), n_boot, boot_seed)
     rows = []
@@ -156,5 +159,12 @@ class _Samples:
         if cell.eval_key not in self._cache:
             stored = load_predictions(self._results_dir, cell.eval_key).sorted_by_record()
             indices = bootstrap_indices(len(stored.record_ids), self._n_boot, self._seed)
-            self._cache[cell.eval_key] = macro_auroc_samples(stored.y_true, stored.y_score, indices)
+            args = (stored.y_true, stored.y_score, indices)
+            dense = cell.config.get("segmentation")  # masks: the delineation main metric
+            metric = cell.metrics.get("main_metric")
+            self._cache[cell.eval_key] = (
+                resampled_boundary_f1(metric, *args, dense["n_leads"], dense["sampling_rate"])
+                if dense
+                else macro_auroc_samples(*args)
+            )
         return self._cache[cell.eval_key]

@@ -202,6 +202,10 @@ def read_pretraining(run_dir: str | Path) -> PretrainingRecord | None:
         if elapsed > 0
         else 0.0,
     }
+    corpus = info.get("corpus_report")
+    if isinstance(corpus, dict):
+        tags["corpus"] = corpus.get("corpus")
+        summary.update(corpus_metrics(corpus))
     history = run_dir / HISTORY_NAME
     start_ms, end_ms = _pretraining_span_ms(header, checkpoint)
     return PretrainingRecord(
@@ -214,6 +218,23 @@ def read_pretraining(run_dir: str | Path) -> PretrainingRecord | None:
         start_ms=start_ms,
         end_ms=end_ms,
     )
+
+
+def corpus_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """A corpus pretraining's counts as metrics: ``corpus.records``, ``corpus.hours``,
+    ``corpus.excluded.<reason>`` and ``corpus.<dataset>.{used,excluded.<reason>}``."""
+    metrics = {
+        "corpus.records": float(report.get("records", 0)),
+        "corpus.hours": float(report.get("hours", 0.0)),
+    }
+    for reason, count in (report.get("excluded") or {}).items():
+        metrics[f"corpus.excluded.{safe_name(reason)}"] = float(count)
+    for part in report.get("datasets") or []:
+        name = safe_name(str(part.get("dataset")))
+        metrics[f"corpus.{name}.used"] = float(part.get("used", part.get("kept", 0)))
+        for reason, count in (part.get("excluded") or {}).items():
+            metrics[f"corpus.{name}.excluded.{safe_name(reason)}"] = float(count)
+    return metrics
 
 
 def _pretraining_span_ms(header: dict[str, Any], checkpoint: Path) -> tuple[int, int]:

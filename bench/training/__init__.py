@@ -3,7 +3,8 @@
 Owns the loop (``loop``), its configuration and device/precision choice (``config``), batches
 and device-side crops (``batches``), what survives a stop (``state``), pre-flight checks
 (``checks``), AdamW groups and the warm-up + cosine schedule (``optim``), the checkpoint
-format and ``load_encoder`` (``checkpoint``), DDP (``distributed``), and what identifies and
+format and ``load_encoder`` (``checkpoint``), DDP (``distributed``), torch.compile and its
+time (``compile``), and what identifies and
 plans one pretraining (``spec``: setup, spec and key; ``planning``: run folder, run once)
 and what it produced (``result``).
 May import the plugin contracts (``bench.method``, ``bench.task``), ``bench.data``,

@@ -10,6 +10,7 @@ import numpy as np
 
 from bench.atomic import quarantine
 from bench.data.ragged import Ragged
+from bench.data.shards import ShardedRecords
 from bench.errors import ConfigError
 from bench.method import Method
 from bench.training.checkpoint import CorruptCheckpointError, read_checkpoint
@@ -17,7 +18,7 @@ from bench.training.config import TrainConfig
 from bench.training.distributed import Processes, all_gather_values
 
 
-def check_records(method: Method, signals: np.ndarray | Ragged) -> None:
+def check_records(method: Method, signals: np.ndarray | Ragged | ShardedRecords) -> None:
     """ConfigError unless ``method`` pretrains and ``signals`` [N, leads, T] fits its input
     (for Ragged records: the longest; shorter ones are left out of the crops)."""
     if not method.needs_pretraining:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from bench.config import check_range, to_dict
+from bench.encoders.cropa_path import ATTENTION_PATHS, AttentionPath
 from bench.errors import ConfigError
 
 Precision = Literal["auto", "fp32", "bf16"]
@@ -23,12 +24,17 @@ class TrainConfig:
     batch of one optimiser step: under DDP with N processes each takes ``batch_size / N``
     crops, so the schedule and data order do not depend on N (see ``bench.training.distributed``).
     ``warmup_epochs`` of linear warm-up precede a cosine decay from ``lr`` to ``min_lr``.
-    ``precision`` "auto" is bf16 autocast on CUDA and fp32 on CPU. ``grad_clip`` is a max
+    ``precision`` "auto" is bf16 autocast on CUDA and fp32 on CPU ("bf16" forces autocast,
+    also on a CPU; "fp32" never autocasts). ``grad_clip`` is a max
     global gradient norm (None = off). ``checkpoint_every`` is in optimiser steps.
     ``find_unused_parameters`` lets DDP train a method whose loss leaves some trainable
-    parameters unused in a step (slower; only needed then). ``device``, ``compile``,
-    ``checkpoint_every`` and ``find_unused_parameters`` change how a run executes, not what it
-    learns (``EXECUTION_FIELDS``): they are left out of run keys and resume checks.
+    parameters unused in a step (slower; only needed then). ``compile``: torch.compile the
+    objective (``bench.training.compile``: static shapes, compile time reported apart).
+    ``attention``: the CroPA implementation of the method's patch transformers ("auto",
+    "dense" or "sparse"; ``bench.encoders.cropa_path``; both are exact). ``device``,
+    ``compile``, ``attention``, ``checkpoint_every`` and ``find_unused_parameters`` change how
+    a run executes, not what it learns (``EXECUTION_FIELDS``): they are left out of run keys
+    and resume checks.
     """
 
     epochs: int = 100
@@ -46,12 +52,14 @@ class TrainConfig:
     device: DeviceChoice = "auto"
     compile: bool = False
     find_unused_parameters: bool = False
+    attention: AttentionPath = "auto"
 
     EXECUTION_FIELDS: ClassVar[tuple[str, ...]] = (
         "checkpoint_every",
         "device",
         "compile",
         "find_unused_parameters",
+        "attention",
     )
 
     def __post_init__(self) -> None:
@@ -71,6 +79,10 @@ class TrainConfig:
             check_range("train.grad_clip", self.grad_clip, 1e-12)
         check_range("train.checkpoint_every", self.checkpoint_every, 1)
         check_range("train.seed", self.seed, 0)
+        if self.attention not in ATTENTION_PATHS:
+            raise ConfigError(
+                f"train.attention = {self.attention!r} is not one of {', '.join(ATTENTION_PATHS)}"
+            )
 
     def learning_dict(self) -> dict[str, Any]:
         """The fields that decide what is learned, as plain data (for keys and resume checks)."""

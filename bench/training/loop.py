@@ -22,12 +22,14 @@ from tqdm.auto import tqdm
 
 from bench.config import to_dict
 from bench.data.ragged import Ragged
+from bench.data.shards import ShardedRecords
+from bench.encoders.patch_transformer import set_attention_path
 from bench.errors import ConfigError
 from bench.method import Method, loss_scalars
-from bench.training.batches import CropSampler, place_records
 from bench.training.checkpoint import CHECKPOINT_NAME, method_header, save_checkpoint
 from bench.training.checks import check_records, check_same_run, read_shared_checkpoint
 from bench.training.collapse import collapse_summary
+from bench.training.compile import CompileClock, compile_objective
 from bench.training.config import TrainConfig, autocast_dtype, resolve_device
 from bench.training.distributed import (
     Processes,
@@ -50,6 +52,7 @@ from bench.training.state import (
     restore_rng,
     seed_everything,
 )
+from bench.training.streaming import crop_sampler
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,7 @@ class Objective(nn.Module):
 
 def pretrain(
     method: Method,
-    signals: np.ndarray | Ragged,
+    signals: np.ndarray | Ragged | ShardedRecords,
     config: TrainConfig,
     run_dir: str | Path,
     *,
@@ -135,7 +138,7 @@ class TrainingLoop:
     def __init__(
         self,
         method: Method,
-        signals: np.ndarray | Ragged,
+        signals: np.ndarray | Ragged | ShardedRecords,
         config: TrainConfig,
         checkpoint_path: Path,
         header: dict[str, Any],
@@ -149,9 +152,9 @@ class TrainingLoop:
         self.device = training_device(resolve_device(config.device), processes)
         self.dtype = autocast_dtype(config.precision, self.device)
         method.to(self.device).train()
-        records = place_records(signals, self.device)
-        self.sampler = CropSampler(
-            records,
+        set_attention_path(method, config.attention)
+        self.sampler = crop_sampler(
+            signals,
             method.input_spec.n_samples,
             local_batch_size(config.batch_size, processes),
             config.seed,
@@ -171,7 +174,9 @@ class TrainingLoop:
         )
         self.parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
         objective = data_parallel(Objective(method), processes, config.find_unused_parameters)
-        self.objective: nn.Module = torch.compile(objective) if config.compile else objective
+        self.objective: nn.Module = compile_objective(objective) if config.compile else objective
+        self.compile_clock = CompileClock()
+        self.compile_before = 0.0  # compile seconds of earlier calls (from the checkpoint)
         self.history = History()
         self.step = 0
         self.elapsed_before = self.elapsed_s = 0.0  # wall time of earlier calls / up to now
@@ -192,6 +197,7 @@ class TrainingLoop:
         self.started_at = state.get("started_at")  # absent in checkpoints of older versions
         self.step = self.saved_step = int(state["step"])
         self.elapsed_before = self.elapsed_s = float(state["elapsed_s"])
+        self.compile_before = float(state.get("compile_s", 0.0))
         self._restore_rng(state)
 
     def _restore_rng(self, state: dict[str, Any]) -> None:
@@ -230,11 +236,13 @@ class TrainingLoop:
             with InterruptGuard() as guard:
                 while self.step < end:
                     boundary = {"rng": capture_rng(), "sampler": self.sampler.state_dict()}
+                    step_started = time.perf_counter()
                     lr, scalars = self._forward_backward()
                     with guard.critical():
                         updating = True
                         self.update()
                         updating, boundary = False, None
+                    self._count_compile(time.perf_counter() - step_started)
                     epoch = (self.step - 1) // self.sampler.steps_per_epoch + 1
                     self.history.add({"step": self.step, "epoch": epoch, "lr": lr}, scalars)
                     if self.step % log_every == 0 or self.step == end:
@@ -258,7 +266,19 @@ class TrainingLoop:
             history=self.history.rows(),
             steps_this_call=self.step - start_step,
             collapse=collapse_summary(self.method.collapse_rule(), self.history.columns),
+            compile_s=self.compile_s,
         )
+
+    @property
+    def compile_s(self) -> float:
+        """Wall seconds of the steps that compiled, over every call of this run."""
+        return self.compile_before + self.compile_clock.compile_s
+
+    def _count_compile(self, seconds: float) -> None:
+        """Book a step's time as compile time when torch compiled during it (and log it)."""
+        compiled = self.config.compile and self.compile_clock.add_step(seconds)
+        if compiled and self.processes.is_main:
+            log.info("step %d compiled in %.1f s", self.step, seconds)
 
     def _forward_backward(self) -> tuple[float, dict[str, Tensor]]:
         batch, lr = self.next_batch()
@@ -326,6 +346,7 @@ class TrainingLoop:
                     "total_steps": self.total_steps,
                     "finished": self.step == self.total_steps,
                     "elapsed_s": elapsed,
+                    "compile_s": self.compile_s,
                     "started_at": self.started_at,  # wall-clock span, epoch seconds
                     "saved_at": time.time(),
                     "samples_seen": self.step * self.sampler.global_batch,

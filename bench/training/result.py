@@ -17,7 +17,9 @@ class PretrainResult:
 
     ``steps_this_call`` is 0 when the run had finished before; ``wall_time_s`` and
     ``samples_per_s`` cover the training of every call together. ``collapse`` is the
-    method's collapse diagnostic and verdict (``bench.training.collapse``).
+    method's collapse diagnostic and verdict (``bench.training.collapse``). ``compile_s``
+    is the wall time of the steps that ran torch.compile (``bench.training.compile``; 0
+    without ``train.compile``); it is part of ``wall_time_s``.
     """
 
     checkpoint: Path
@@ -29,6 +31,7 @@ class PretrainResult:
     history: list[dict[str, float]]
     steps_this_call: int
     collapse: dict[str, Any] = field(default_factory=dict)
+    compile_s: float = 0.0
 
 
 def result_from_checkpoint(
@@ -47,4 +50,5 @@ def result_from_checkpoint(
         history=history.rows(),
         steps_this_call=0,
         collapse=collapse_summary(rule, history.columns),
+        compile_s=float(state.get("compile_s", 0.0)),
     )

@@ -9,6 +9,7 @@ a run moved between machines keeps its key.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,9 @@ class PretrainSpec:
     The method config carries the encoder config (an encoder is part of its method). The data
     are the dataset's training folds (pretraining never sees folds 9 and 10), identified by
     the dataset name and its fingerprint (content and preprocessing); ``train`` holds the seed.
+    With ``corpus`` (``bench.data.corpus_select``: datasets, their fingerprints, filters,
+    caps, exclusions, subset size) the data are that corpus instead, ``dataset`` its name;
+    without it the document is what it was before corpora existed, so keys stay.
     """
 
     method: str
@@ -48,16 +52,20 @@ class PretrainSpec:
     input_spec: InputSpec
     window_s: float
     train: TrainConfig
+    corpus: Mapping[str, Any] | None = None
 
     def document(self) -> dict[str, Any]:
         """The spec as plain data: what ``pretrain_key`` hashes, worth storing beside results."""
+        data: dict[str, Any] = {"dataset": self.dataset, "fingerprint": self.data_fingerprint}
+        if self.corpus is not None:
+            data["corpus"] = dict(self.corpus)
         return {
             "kind": "pretrain",
             "major_version": MAJOR_VERSION,
             "method": self.method,
             "method_config": to_dict(self.method_config),
-            "data": {"dataset": self.dataset, "fingerprint": self.data_fingerprint},
-            "split": "train",
+            "data": data,
+            "split": "train" if self.corpus is None else "corpus",
             "preprocessing": to_dict(self.preprocessing),
             "input": {"window_s": self.window_s, **dataclasses.asdict(self.input_spec)},
             "train": self.train.learning_dict(),

@@ -27,6 +27,7 @@ def test_prepare_builds_then_reuses_and_summarises(fake_ptbxl, tmp_path, capsys)
     assert re.search(r"ptbxl-rhythm\s+2 classes\s+6 records", first)
     assert re.search(r"ptbxl-form\s+1 classes\s+2 records", first)
     assert re.search(r"ptbxl-all\s+5 classes\s+6 records", second)
+    assert re.search(r"ptbxl-age\s+1 targets\s+\d+ records", first)  # regression: targets
 
 
 def test_prepare_uses_the_environment_root(fake_ptbxl, monkeypatch, capsys) -> None:

@@ -41,14 +41,23 @@ class ToyEncoder(Encoder):
         self.norm = nn.LayerNorm(config.hidden)
         self.dropout = nn.Dropout(config.dropout)
         self.embed_dim = config.hidden
+        self.feature_dim = config.hidden
 
-    def features(self, x: Tensor) -> Tensor:
+    def feature_map(self, x: Tensor) -> Tensor:
         """[B, leads, T] -> [B, hidden, T]."""
         h = self.norm(self.conv(x).transpose(1, 2)).transpose(1, 2)
         return self.dropout(torch.relu(h))
 
+    def features(self, x: Tensor) -> Tensor:
+        """[B, leads, T] -> [B, T, hidden]."""
+        return self.feature_map(x).transpose(1, 2)
+
+    @property
+    def feature_stride(self) -> int:
+        return 1
+
     def embed(self, x: Tensor) -> Tensor:
-        return self.features(x).mean(-1)
+        return self.feature_map(x).mean(-1)
 
 
 class ToyMethod(Method):
@@ -70,7 +79,7 @@ class ToyMethod(Method):
             torch.rand(batch.shape[0], 1, batch.shape[-1], device=batch.device)
             >= (self.config.mask_ratio)
         ).to(batch.dtype)
-        reconstruction = self.decoder(self.encoder.features(batch * keep))
+        reconstruction = self.decoder(self.encoder.feature_map(batch * keep))
         error = (reconstruction.float() - batch) ** 2
         masked = (error * (1 - keep)).sum() / ((1 - keep).sum() * batch.shape[1]).clamp(min=1)
         return {"loss": masked, "visible": (error * keep).mean().detach()}

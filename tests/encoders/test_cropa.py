@@ -11,7 +11,7 @@ from torch import Tensor
 
 from bench.encoders.base import InputSpec
 from bench.encoders.cropa import cropa_mask, cropa_mask_for_tokens
-from bench.encoders.patch_transformer import PatchTransformer
+from bench.encoders.patch_transformer import PatchTransformer, set_attention_path
 from bench.encoders.pos_embed import sincos_2d
 
 PATCH = 5
@@ -129,6 +129,7 @@ def test_sdpa_path_matches_a_float64_reference() -> None:
 
 def test_every_block_calls_sdpa_with_the_boolean_mask(monkeypatch: pytest.MonkeyPatch) -> None:
     net = model("cropa", depth=2)
+    set_attention_path(net, "dense")  # the reference path (auto may run sparse on a grid)
     seen: list[Tensor | None] = []
     sdpa = F.scaled_dot_product_attention
 

@@ -40,7 +40,7 @@ def test_embed_is_average_then_max_over_time_and_batch_independent() -> None:
     net = tiny().eval()
     x = signal(batch=3)
     with torch.no_grad():
-        feature_map = net.features(x)
+        feature_map = net.feature_map(x)
         assert feature_map.shape == (3, 128, 8)  # 250 samples / 32, rounded up
         expected = torch.cat([feature_map.mean(-1), feature_map.amax(-1)], dim=1)
         torch.testing.assert_close(net.embed(x), expected)

@@ -172,7 +172,7 @@ def test_written_files(grid: Path, frame: pd.DataFrame, tmp_path: Path) -> None:
     assert f"**{good['mean']:.3f} ± {good['std']:.3f}** [" in markdown
     assert "## ptbxl · linear probe · 10 % labels (profile smoke)" in markdown
     assert "| supervised (finetune) | 3 |" in markdown
-    assert "† / ‡: significantly higher than random_init / supervised" in markdown
+    assert "† / ‡: significantly better than random_init / supervised" in markdown
     assert "one-sided paired hierarchical bootstrap test" in markdown
     assert "adjusted by Benjamini-Hochberg over all tests of the table" in markdown
 
@@ -226,7 +226,7 @@ def test_filters_and_single_seed(grid: Path, tmp_path: Path) -> None:
     single = leaderboard_frame(tmp_path, LeaderboardOptions(n_boot=50))
     assert (single["n_seeds"] == 1).all() and single["std"].isna().all()
     markdown = write_leaderboards(tmp_path, options=LeaderboardOptions(n_boot=50))["markdown"]
-    assert "±" not in markdown.read_text().split("Macro AUROC on the test fold")[0]
+    assert "±" not in markdown.read_text().split("The task's main metric on the test fold")[0]
 
 
 def test_cli_writes_under_results(grid: Path, tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ class SmoothAutoencoder(Method):
         self.register_buffer("ema_decoder", self.decoder.weight.detach().clone())
 
     def loss(self, batch: Tensor) -> dict[str, Tensor]:
-        reconstruction = self.decoder(self.encoder.features(batch))
+        reconstruction = self.decoder(self.encoder.feature_map(batch))
         error = (reconstruction.float() - batch) ** 2
         return {"loss": error.mean(), "first_lead": error[:, 0].mean().detach()}
 

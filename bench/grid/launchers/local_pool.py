@@ -7,7 +7,10 @@ the GPU: ``--jobs`` defaults to 1 there). Work is ordered as with Ray: each pend
 once it is ready. Workers rebuild their own workspace and write the result files atomically;
 this (driver) process counts the results, mirrors them to MLflow and shows the progress bar.
 The driver claims each unit and cell as it hands it out, so several runners (each with its own
-pool) share one results folder without computing anything twice (``driver_queue``).
+pool) share one results folder without computing anything twice (``driver_queue``). The
+driver's per-result callback (the MLflow mirror: a database write of up to a second per cell,
+mostly waiting on the disk) runs on a thread of its own, in order, so a worker that finishes is
+handed its next task at once instead of idling until the cell is logged.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from queue import Queue
 from typing import Any
 
 import torch
@@ -83,14 +88,58 @@ def run_grid_in_pool(
         try:
             with Holder(results_dir()) as holder:
                 queue = DriverQueue(todo, holder)
-                _Pool(pool, jobs, run_context(config), workspace.profile, status).run(
-                    queue, summary, on_result, workspace.progress
-                )
+                reporter = _Reporter(on_result)
+                try:
+                    _Pool(pool, jobs, run_context(config), workspace.profile, status).run(
+                        queue, summary, reporter.submit, workspace.progress
+                    )
+                finally:
+                    reporter.close()
                 summary.elsewhere = queue.elsewhere
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+class _Reporter:
+    """Runs a per-result callback on one background thread, in submission order; its first
+    error is raised in the driver (at the next submit, or when closing)."""
+
+    def __init__(self, callback: CellCallback | None):
+        self.callback = callback
+        self.items: Queue[tuple[Cell, CellResult] | None] = Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="bench-on-result", daemon=True)
+        if callback is not None:
+            self.thread.start()
+
+    def submit(self, cell: Cell, result: CellResult) -> None:
+        if self.callback is None:
+            return
+        self._raise()
+        self.items.put((cell, result))
+
+    def close(self) -> None:
+        """Wait until every submitted result is handled; raise the callback's error."""
+        if self.callback is None:
+            return
+        self.items.put(None)
+        self.thread.join()
+        self._raise()
+
+    def _work(self) -> None:
+        assert self.callback is not None
+        while (item := self.items.get()) is not None:
+            if self.error is None:  # after an error the rest is drained, not handled
+                try:
+                    self.callback(*item)
+                except BaseException as error:
+                    self.error = error
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 class _Pool:

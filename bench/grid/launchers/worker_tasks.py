@@ -62,6 +62,7 @@ class UnitJob:
     key: str  # the unit key the driver planned
     embed: bool
     pretrain_seed: int | None = None  # the unit's seed (bench.grid.plan.Unit.seed)
+    corpus_records: int | None = None  # the unit's corpus subset size (None: all of it)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class CellIdentity:
     seed: int
     eval_key: str
     pretrain_seed: int | None = None  # the unit's seed (bench.grid.plan.Unit.seed)
+    corpus_records: int | None = None  # the unit's corpus subset size (None: all of it)
 
     @classmethod
     def of(cls, cell: Cell) -> CellIdentity:
@@ -98,6 +100,7 @@ class CellIdentity:
             cell.seed,
             cell.eval_key,
             cell.unit.seed,
+            cell.unit.corpus_records,
         )
 
 
@@ -110,7 +113,7 @@ def prepare_unit(context: RunContext, job: UnitJob) -> UnitOutcome:
     started = time.perf_counter()
     with driver_environment(context.env):
         workspace = _workspace(context)
-        unit = _plan_unit(job.method, job.dataset, workspace, job.pretrain_seed)
+        unit = _plan_unit(job.method, job.dataset, workspace, job.pretrain_seed, job.corpus_records)
         _check_key("unit", f"{job.method} on {job.dataset}", unit.key, job.key)
         try:
             workspace.encoder(unit, job.seed)
@@ -150,7 +153,9 @@ def run_cell_task(
 def plan_cell(identity: CellIdentity, workspace: Workspace) -> Cell:
     """The cell ``identity`` names, planned here; WorkerMismatchError if its key differs."""
     task = TASKS.get(identity.task)
-    unit = _plan_unit(identity.method, task.dataset, workspace, identity.pretrain_seed)
+    unit = _plan_unit(
+        identity.method, task.dataset, workspace, identity.pretrain_seed, identity.corpus_records
+    )
     data = workspace.unit_data(unit)
     key = eval_key(
         unit, task, identity.protocol, identity.fraction, identity.seed, workspace.profile, data
@@ -188,8 +193,10 @@ def _workspace(context: RunContext) -> Workspace:
     return _WORKSPACES[context.run_id]
 
 
-def _plan_unit(method: str, dataset: str, workspace: Workspace, seed: int | None) -> Unit:
-    return workspace.plan_unit(method, dataset, seed)
+def _plan_unit(
+    method: str, dataset: str, workspace: Workspace, seed: int | None, records: int | None = None
+) -> Unit:
+    return workspace.plan_unit(method, dataset, seed, "all" if records is None else records)
 
 
 def _check_key(kind: str, described: str, planned_here: str, planned_by_driver: str) -> None:
@@ -245,7 +252,9 @@ def unit_jobs(todo: list[Cell]) -> dict[str, UnitJob]:
         embed = linear or (key in jobs and jobs[key].embed)
         unit = cell.unit
         seed = unit.seed if unit.seed is not None else cell.seed  # what seeds the encoder
-        jobs[key] = UnitJob(unit.method, unit.dataset, seed, unit.key, embed, unit.seed)
+        jobs[key] = UnitJob(
+            unit.method, unit.dataset, seed, unit.key, embed, unit.seed, unit.corpus_records
+        )
     return jobs
 
 

@@ -1,0 +1,58 @@
+"""The CroPA path is an execution choice: sparse and dense encoders give the same numbers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from timm.models.vision_transformer import Block
+
+from bench.encoders.base import InputSpec
+from bench.encoders.patch_transformer import (
+    PatchTransformer,
+    PatchTransformerConfig,
+    set_attention_path,
+)
+from bench.errors import ConfigError
+
+SPEC = InputSpec(4, 60, 100)
+CONFIG = PatchTransformerConfig(
+    dim=16, depth=2, heads=2, patch_size=6, attention="cropa", pos_every_block=True
+)
+
+
+def run(path: str, keep: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Tokens and parameter gradients of a seeded encoder on a seeded batch through ``path``."""
+    torch.manual_seed(0)
+    encoder = PatchTransformer(CONFIG, SPEC)
+    set_attention_path(encoder, path)  # type: ignore[arg-type]
+    x = torch.randn(3, SPEC.n_leads, SPEC.n_samples, generator=torch.Generator().manual_seed(1))
+    tokens = encoder.tokens(x, keep)
+    (tokens * torch.linspace(-1, 1, tokens.numel()).view_as(tokens)).sum().backward()
+    return tokens.detach(), [p.grad for p in encoder.parameters()]
+
+
+@pytest.mark.parametrize("path", ["sparse", "auto"])
+def test_sparse_encoder_equals_dense(path: str) -> None:
+    dense, dense_grads = run("dense")
+    sparse, sparse_grads = run(path)
+    torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-5)
+    for a, b in zip(dense_grads, sparse_grads, strict=True):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+
+
+def test_arbitrary_kept_tokens_fall_back_to_dense() -> None:
+    keep = torch.tensor([[0, 3, 7, 12], [1, 2, 9, 30], [5, 6, 20, 39]])
+    dense, _ = run("dense", keep)
+    sparse, _ = run("sparse", keep)  # not a grid: the dense mask runs, so equal bit for bit
+    assert torch.equal(sparse, dense)
+
+
+def test_weights_keep_timm_block_names() -> None:
+    encoder = PatchTransformer(CONFIG, SPEC)
+    block = Block(16, 2, qkv_bias=False)
+    assert encoder.blocks[0].state_dict().keys() == block.state_dict().keys()
+
+
+def test_unknown_path_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="attention path 'flex'"):
+        set_attention_path(PatchTransformer(CONFIG, SPEC), "flex")  # type: ignore[arg-type]
