@@ -10,6 +10,7 @@ import pandas as pd
 
 from bench.reporting.formats import fraction_label
 from bench.reporting.paper import cell_text
+from bench.reporting.summary import score_header
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px;
@@ -95,10 +96,11 @@ def paper_table(
 
 
 def summary_table(title: str, rows: pd.DataFrame) -> str:
-    """One summary table: method, tasks, mean macro AUROC, mean rank [CI]."""
+    """One summary table: method, tasks, mean main metric, mean rank [CI]."""
     body = []
     for _, row in rows.iterrows():
-        score, rank = f"{row['mean_score']:.3f}", f"{row['mean_rank']:.2f}"
+        score = "–" if pd.isna(row["mean_score"]) else f"{row['mean_score']:.3f}"
+        rank = f"{row['mean_rank']:.2f}"
         score = f"<b>{score}</b>" if row["best_score"] else score
         rank = f"<b>{rank}</b>" if row["best_rank"] else rank
         ci = f"[{row['rank_ci_low']:.2f}, {row['rank_ci_high']:.2f}]"
@@ -109,6 +111,6 @@ def summary_table(title: str, rows: pd.DataFrame) -> str:
         )
     return (
         f"<h3>{html.escape(title)}</h3><table><thead><tr><th>Method</th><th>Tasks</th>"
-        "<th>Mean macro AUROC</th><th>Mean rank [CI]</th></tr></thead>"
+        f"<th>{html.escape(score_header(rows))}</th><th>Mean rank [CI]</th></tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table>"
     )

@@ -1,12 +1,14 @@
-"""The summary over tasks, per protocol and label fraction: each method's mean macro AUROC over
-the tasks and its mean rank among the methods, with a bootstrap CI of the mean rank.
+"""The summary over tasks, per protocol and label fraction: each method's mean main metric over
+the tasks (where they share one; ``metric`` "mixed" and no mean otherwise) and its mean rank
+among the methods, with a bootstrap CI of the mean rank.
 
-Ranks are taken per task among the methods (and baselines) with an entry there, 1 = best, ties
-shared (average rank), and averaged over the method's tasks. The CI resamples each task's test
-records with the fixed indices of ``bench.evaluation.bootstrap.bootstrap_indices`` (the same for
-every method of a task, independent across tasks): on each resample every method's seed-mean
-macro AUROC is re-scored, the methods re-ranked per task, and the ranks averaged over tasks; the
-percentile interval of those mean ranks is the CI.
+Ranks are taken per task among the methods (and baselines) with an entry there, 1 = best in the
+task's direction (lowest MAE, highest AUROC), ties shared (average rank), and averaged over the
+method's tasks. The CI resamples each task's test records with the fixed indices of
+``bench.evaluation.bootstrap.bootstrap_indices`` (the same for every method of a task,
+independent across tasks): on each resample every method's seed-mean main metric is re-scored,
+the methods re-ranked per task, and the ranks averaged over tasks; the percentile interval of
+those mean ranks is the CI.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from bench.evaluation.bootstrap import bootstrap_indices, macro_auroc_samples, percentile_ci
+from bench.evaluation.kind_metrics import resampled_main_metric
 from bench.evaluation.segmentation_resample import resampled_boundary_f1
 from bench.grid.results import CellResult, load_predictions, load_results
 from bench.reporting.corpus_rows import row_name
+from bench.reporting.figures import METRIC_LABELS
 from bench.reporting.formats import PROTOCOL_NAMES, fraction_label, latex_escape
 from bench.reporting.paper import row_label
+from bench.task import METRIC_DIRECTIONS
 
 SUMMARY_COLUMNS = (
-    "profile", "protocol", "fraction", "method", "is_baseline", "n_tasks", "mean_score",
+    "profile", "protocol", "fraction", "method", "is_baseline", "n_tasks", "metric", "mean_score",
     "mean_rank", "rank_ci_low", "rank_ci_high", "rank_ci_level", "best_score", "best_rank",
 )  # fmt: skip
 CellKey = tuple[str, str, str, float, str]  # profile, task, protocol of the cells, fraction, method
@@ -52,15 +57,19 @@ def summary_frame(
         labels = {m: row_label(e) for m, e in part.groupby("method")}
         ranks: dict[str, list[float]] = {m: [] for m in labels}
         boot: dict[str, list[np.ndarray]] = {m: [] for m in labels}
+        metrics = set(part["main_metric"])
+        metric = metrics.pop() if len(metrics) == 1 else "mixed"
         for task, entries in part.groupby("task"):
             methods = list(entries["method"])
-            observed = rankdata(-entries["mean"].to_numpy())
+            sign = 1.0 if bool(entries["higher_is_better"].iloc[0]) else -1.0
+            observed = rankdata(-sign * entries["mean"].to_numpy())
             samples = []
             for _, entry in entries.iterrows():
                 key = (profile, task, entry["method_protocol"], float(fraction), entry["method"])
                 seeds = [int(s) for s in str(entry["seeds"]).split(";")]
                 samples.append(np.mean([sampler.get(cells[key][s]) for s in seeds], axis=0))
-            resampled = rankdata(-np.nan_to_num(np.stack(samples), nan=-np.inf), axis=0)
+            signed = np.nan_to_num(sign * np.stack(samples), nan=-np.inf)
+            resampled = rankdata(-signed, axis=0)
             for i, method in enumerate(methods):
                 ranks[method].append(float(observed[i]))
                 boot[method].append(resampled[i])
@@ -69,13 +78,16 @@ def summary_frame(
             rows.append({
                 "profile": profile, "protocol": protocol, "fraction": fraction,
                 "method": labels[method], "is_baseline": bool(entries["is_baseline"].iloc[0]),
-                "n_tasks": len(ranks[method]), "mean_score": float(entries["mean"].mean()),
+                "n_tasks": len(ranks[method]), "metric": metric,
+                "mean_score": float(entries["mean"].mean()) if metric != "mixed" else np.nan,
                 "mean_rank": float(np.mean(ranks[method])), "rank_ci_low": low,
                 "rank_ci_high": high, "rank_ci_level": level,
             })  # fmt: skip
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     keys = [summary[c] for c in ("profile", "protocol", "fraction")]
-    score, rank = summary["mean_score"].round(3), summary["mean_rank"].round(2)
+    lower = summary["metric"].map(lambda m: m in METRIC_DIRECTIONS and not METRIC_DIRECTIONS[m])
+    score = summary["mean_score"].round(3) * np.where(lower, -1, 1)
+    rank = summary["mean_rank"].round(2)
     summary["best_score"] = score == score.groupby(keys).transform("max")
     summary["best_rank"] = rank == rank.groupby(keys).transform("min")
     return summary.sort_values(["profile", "protocol", "fraction", "is_baseline", "mean_rank"])
@@ -95,9 +107,10 @@ def summary_tables(summary: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
 def summary_note(level: float, n_boot: int) -> str:
     """What the summary's numbers mean."""
     return (
-        "Mean macro AUROC over the tasks (of the seed means) and mean rank among the rows "
-        f"(1 = best, ties averaged) with its {level:.0%} bootstrap CI ({n_boot} resamples of "
-        "each task's test records). Bold: best in the column."
+        "Mean main metric over the tasks (of the seed means; none where the tasks' metrics "
+        "differ) and mean rank among the rows (1 = best in each task's direction, ties "
+        f"averaged) with its {level:.0%} bootstrap CI ({n_boot} resamples of each task's test "
+        "records). Bold: best in the column."
     )
 
 
@@ -105,7 +118,7 @@ def to_summary_markdown(summary: pd.DataFrame, note: str) -> str:
     """Every summary table in Markdown, then the note."""
     parts = ["# Summary over tasks\n"]
     for title, rows in summary_tables(summary):
-        lines = [f"## {title}", "", "| Method | Tasks | Mean macro AUROC | Mean rank [CI] |"]
+        lines = [f"## {title}", "", f"| Method | Tasks | {score_header(rows)} | Mean rank [CI] |"]
         lines.append("|---|---|---|---|")
         for _, row in rows.iterrows():
             score, rank = _texts(row)
@@ -125,7 +138,7 @@ def to_summary_latex(summary: pd.DataFrame, note: str) -> str:
             r"\begin{table}[t]", r"\centering",
             rf"\caption{{{latex_escape(title)}: mean over tasks.}}", r"\small",
             r"\begin{tabular}{lccc}", r"\toprule",
-            r"Method & Tasks & Mean macro AUROC & Mean rank \\", r"\midrule",
+            rf"Method & Tasks & {latex_escape(score_header(rows))} & Mean rank \\", r"\midrule",
         ]  # fmt: skip
         for _, row in rows.iterrows():
             score, rank = _texts(row)
@@ -140,8 +153,17 @@ def to_summary_latex(summary: pd.DataFrame, note: str) -> str:
     return "\n".join(parts)
 
 
+def score_header(rows: pd.DataFrame) -> str:
+    """The score column's title: ``Mean <metric>`` of the table's tasks (or "mixed")."""
+    metric = str(rows["metric"].iloc[0]) if len(rows) else "mixed"
+    if metric == "mixed":
+        return "Mean score (mixed metrics)"
+    return f"Mean {METRIC_LABELS.get(metric, metric)}"
+
+
 def _texts(row: pd.Series) -> tuple[str, str]:
-    return f"{row['mean_score']:.3f}", f"{row['mean_rank']:.2f}"
+    score = "–" if pd.isna(row["mean_score"]) else f"{row['mean_score']:.3f}"
+    return score, f"{row['mean_rank']:.2f}"
 
 
 def _ci(row: pd.Series) -> str:
@@ -149,7 +171,7 @@ def _ci(row: pd.Series) -> str:
 
 
 class _Samples:
-    """Per-cell macro AUROC on each fixed resample of its task's test records, cached."""
+    """Per-cell main metric on each fixed resample of its task's test records, cached."""
 
     def __init__(self, results_dir: Path, n_boot: int, boot_seed: int):
         self._results_dir, self._n_boot, self._seed = results_dir, n_boot, boot_seed
@@ -165,6 +187,8 @@ class _Samples:
             self._cache[cell.eval_key] = (
                 resampled_boundary_f1(metric, *args, dense["n_leads"], dense["sampling_rate"])
                 if dense
+                else resampled_main_metric(metric, *args)
+                if metric is not None
                 else macro_auroc_samples(*args)
             )
         return self._cache[cell.eval_key]

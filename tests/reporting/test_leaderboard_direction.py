@@ -11,6 +11,7 @@ from bench.grid.provenance import collect_provenance
 from bench.grid.results import CellResult, Predictions, write_result
 from bench.reporting.formats import to_markdown
 from bench.reporting.leaderboard import LeaderboardOptions, leaderboard_frame
+from bench.reporting.summary import summary_frame, to_summary_markdown
 
 N_TEST = 200
 ERRORS = {"good": 1.0, "poor": 8.0, "random_init": 6.0}  # prediction noise SD (years)
@@ -50,3 +51,17 @@ def test_lowest_mae_is_best_and_marked_significant(tmp_path: Path) -> None:
     assert rows.loc["good", "ci_low"] < rows.loc["good", "mean"] < rows.loc["good", "ci_high"]
     text = to_markdown(frame, "")
     assert "mae (lower is better)" in text and f"**{means['good']:.3f}" in text
+
+
+def test_the_summary_ranks_the_lowest_mae_first_and_names_the_metric(tmp_path: Path) -> None:
+    write_age_grid(tmp_path / "results")
+    options = LeaderboardOptions(n_boot=100)
+    frame = leaderboard_frame(tmp_path / "results", options)
+    summary = summary_frame(frame, tmp_path / "results", n_boot=100).set_index("method")
+    assert summary.loc["good", "mean_rank"] == 1.0 and summary.loc["poor", "mean_rank"] == 3.0
+    assert summary.loc["good", "rank_ci_high"] < 2.0  # resampled ranks follow the direction
+    assert summary.loc["good", "best_score"] and not summary.loc["poor", "best_score"]
+    assert set(summary["metric"]) == {"mae"}
+    assert "| Method | Tasks | Mean MAE | Mean rank [CI] |" in to_summary_markdown(
+        summary.reset_index(), ""
+    )
