@@ -79,8 +79,7 @@ class RaggedSource(DatasetSource):
     ) -> Prepared:
         """Reuse or build the cache of ``root`` at ``rate`` Hz (None: most common native)."""
         start = time.perf_counter()
-        if root is None or not root.is_dir():
-            raise DataError(f"{self.name} root does not exist or is not a folder: {root}")
+        root = self.checked_root(root)
         layout = self.layout(root, self.resolve_options(options))
         spec = {
             "format": CACHE_FORMAT,
@@ -88,12 +87,7 @@ class RaggedSource(DatasetSource):
             "layout": layout.options(),
             "folds": fold_spec(self.fold_seed),
         }
-        try:
-            fingerprint = source_fingerprint(layout.tables(root), layout.folders(root), spec)
-        except OSError as error:
-            raise DataError(f"{self.name} under {root} cannot be read: {error}") from None
-        prefix = f"{rate}hz-" if rate else "native-"
-        final = cache / self.name / f"{prefix}{fingerprint[:16]}"
+        fingerprint, prefix, final = self.cache_folder(layout, root, spec, rate, cache)
         opened = open_if_valid(final, fingerprint)
         built = opened is None
         if opened is None:
@@ -105,6 +99,24 @@ class RaggedSource(DatasetSource):
         if skipped and not built:
             log.warning("%d bad records were skipped when %s was built", len(skipped), final)
         return Prepared(data, final, built, time.perf_counter() - start, skipped)
+
+    def checked_root(self, root: Path | None) -> Path:
+        """``root``, or a DataError when it is not an existing folder."""
+        if root is None or not root.is_dir():
+            raise DataError(f"{self.name} root does not exist or is not a folder: {root}")
+        return root
+
+    def cache_folder(
+        self, layout: Layout, root: Path, spec: Mapping[str, object], rate: int | None, cache: Path
+    ) -> tuple[str, str, Path]:
+        """The source fingerprint of ``root`` under ``spec``, the cache's rate prefix and the
+        cache folder under ``cache`` they name (DataError when the source cannot be read)."""
+        try:
+            fingerprint = source_fingerprint(layout.tables(root), layout.folders(root), spec)
+        except OSError as error:
+            raise DataError(f"{self.name} under {root} cannot be read: {error}") from None
+        prefix = f"{rate}hz-" if rate else "native-"
+        return fingerprint, prefix, cache / self.name / f"{prefix}{fingerprint[:16]}"
 
     def _build(
         self,

@@ -26,7 +26,6 @@ from bench.data.cache import (
     package_versions,
     prune_siblings,
     read_manifest,
-    source_fingerprint,
     write_json,
 )
 from bench.data.folds import fold_spec
@@ -89,8 +88,7 @@ class ShardedSource(RaggedSource):
     ) -> Prepared:
         """Reuse, finish or build the sharded cache of ``root`` at ``rate`` Hz."""
         start = time.perf_counter()
-        if root is None or not root.is_dir():
-            raise DataError(f"{self.name} root does not exist or is not a folder: {root}")
+        root = self.checked_root(root)
         resolved = self.resolve_options(options)
         storage, shard_mb = storage_options(resolved)
         layout = self.layout(root, {k: v for k, v in resolved.items() if k not in STORAGE_OPTIONS})
@@ -103,12 +101,7 @@ class ShardedSource(RaggedSource):
             "layout": layout.options(),
             "folds": fold_spec(self.fold_seed),
         }
-        try:
-            fingerprint = source_fingerprint(layout.tables(root), layout.folders(root), spec)
-        except OSError as error:
-            raise DataError(f"{self.name} under {root} cannot be read: {error}") from None
-        prefix = f"{rate}hz-" if rate else "native-"
-        final = cache / self.name / f"{prefix}{fingerprint[:16]}"
+        fingerprint, prefix, final = self.cache_folder(layout, root, spec, rate, cache)
         manifest = read_manifest(final)
         built = manifest is None or manifest.get("source_fingerprint") != fingerprint
         if built:

@@ -76,20 +76,19 @@ def plan_grid(config: RunConfig, workspace: Workspace) -> list[Cell]:
     profile = workspace.profile
     tasks = task_list(config)
     methods = expand_methods(config.methods)
-    twins: dict[tuple[str, int | None], set[str]] = {}
+    seeds = config.pretrain_seed_list(profile)
+    datasets = dict.fromkeys(task.dataset for task in tasks)
+    twins = {name: shared_twins(workspace, methods, name, seeds[0]) for name in datasets}
     cells: list[Cell] = []
     for method, size in _method_sizes(config, methods, profile):
-        for pretrain_seed in config.pretrain_seed_list(profile):
+        for pretrain_seed in seeds:
             units = {}
             for task in tasks:
-                where = (task.dataset, pretrain_seed)
-                if where not in twins:
-                    twins[where] = shared_twins(workspace, methods, *where)
-                if method in twins[where]:
+                if method in twins[task.dataset]:
                     continue
                 if task.dataset not in units:
                     unit = workspace.plan_unit(method, task.dataset, pretrain_seed, size)
-                    units[task.dataset] = with_matched_baselines(unit, twins[where])
+                    units[task.dataset] = with_matched_baselines(unit, twins[task.dataset])
                 unit = units[task.dataset]
                 cells += _unit_cells(config, unit, task, profile, workspace.unit_data(unit))
     check_noise_inputs(cells, workspace)

@@ -43,7 +43,8 @@ def shared_twins(
     workspace: Workspace, methods: list[str], dataset: str, seed: int | None
 ) -> set[str]:
     """The matched baselines in ``methods`` whose shared baseline is also in ``methods`` and is
-    the same network on ``dataset`` (pretraining seed ``seed``)."""
+    the same network on ``dataset``, compared at pretraining seed ``seed``: both are built by
+    the same code under one seed, so the answer holds for every seed."""
     twins = set()
     for name in methods:
         baseline, backbone = split_matched(name)
