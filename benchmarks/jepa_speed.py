@@ -4,11 +4,15 @@ Size: patch transformer dim 192, depth 4, 6 heads, 8 leads x 2500 samples at 250
 50-sample patches (8 x 50 tokens), CroPA + positions before every block; ECG-JEPA with a
 96-wide, 2-deep predictor; batch 8. Prints the median milliseconds (wall and process CPU) of
 ``--repeats`` timed steps after ``--warmup`` untimed ones, and the first call's seconds (the
-compile time with ``--compile``); ``--vs`` runs two attention paths in turn in one process.
+compile time with ``--compile``); ``--vs`` (a second attention path) and ``--vs-linear`` (a
+second linear back-end, ``bench.encoders.onednn_linear``) run two variants in turn in one
+process.
 Options that this checkout does not know (``--attention`` on an older tree) are refused, so an
 A/B against an older copy runs it with ``PYTHONPATH=<copy>``:
 
     OMP_NUM_THREADS=1 python benchmarks/jepa_speed.py --attention dense --vs sparse
+    OMP_NUM_THREADS=1 python benchmarks/jepa_speed.py --attention dense --vs auto \
+        --linear aten --vs-linear onednn
     OMP_NUM_THREADS=1 PYTHONPATH=/path/to/old/tree python benchmarks/jepa_speed.py
 """
 
@@ -69,18 +73,27 @@ def paired_ms(
     )
 
 
-def use_path(module: torch.nn.Module, path: str | None) -> None:
-    """Set the CroPA path (trees that have one); None leaves the tree's default."""
+Variant = tuple[str | None, str | None]
+"""(CroPA path, linear back-end); None leaves the tree's default."""
+
+
+def use_variant(module: torch.nn.Module, variant: Variant) -> None:
+    """Set the CroPA path and the linear back-end (trees that have them)."""
+    path, linear = variant
     if path is not None:
         patch_transformer.set_attention_path(module, path)  # type: ignore[attr-defined]
+    if linear is not None:
+        from bench.encoders.onednn_linear import set_linear_backend
+
+        set_linear_backend(module, linear)  # type: ignore[arg-type]
 
 
-def encoder_step(path: str | None, compile_: bool) -> Callable[[], None]:
+def encoder_step(variant: Variant, compile_: bool) -> Callable[[], None]:
     config = PatchTransformerConfig(
         dim=192, depth=4, heads=6, patch_size=50, attention="cropa", pos_every_block=True
     )
     encoder = PatchTransformer(config, SPEC).train()
-    use_path(encoder, path)
+    use_variant(encoder, variant)
     x = torch.randn(BATCH, SPEC.n_leads, SPEC.n_samples)
     forward = torch.compile(encoder.embed) if compile_ else encoder.embed
 
@@ -90,10 +103,10 @@ def encoder_step(path: str | None, compile_: bool) -> Callable[[], None]:
     return step
 
 
-def jepa_step(path: str | None, extra: dict[str, object], compile_: bool) -> Callable[[], None]:
+def jepa_step(variant: Variant, extra: dict[str, object], compile_: bool) -> Callable[[], None]:
     method = JEPA(JEPAConfig(size=SIZE, predictor_dim=96, predictor_depth=2, **extra), SPEC)
     method.train()
-    use_path(method, path)
+    use_variant(method, variant)
     params = [p for p in method.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     x = torch.randn(BATCH, SPEC.n_leads, SPEC.n_samples)
@@ -118,6 +131,10 @@ def main() -> None:
     parser.add_argument(
         "--vs", default=None, help="a second attention path, run in turn with --attention"
     )
+    parser.add_argument("--linear", default=None, help="linear back-end: aten or onednn")
+    parser.add_argument(
+        "--vs-linear", default=None, help="a second linear back-end, run in turn with --linear"
+    )
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (also on CPU)")
     parser.add_argument("--warmup", type=int, default=2)
@@ -128,6 +145,11 @@ def main() -> None:
     PATCH_TRANSFORMER_SIZES[SIZE] = PatchTransformerConfig(dim=192, depth=4, heads=6, patch_size=50)
     if args.attention is not None and not hasattr(patch_transformer, "set_attention_path"):
         parser.error("this checkout has no attention path option")
+    if args.linear is not None or args.vs_linear is not None:
+        try:
+            import bench.encoders.onednn_linear  # noqa: F401
+        except ImportError:
+            parser.error("this checkout has no linear back-end option")
     jepa_extra: dict[str, object] = {}
     if args.mask_per is not None:
         jepa_extra["mask_per"] = args.mask_per
@@ -140,29 +162,28 @@ def run(args: argparse.Namespace, jepa_extra: dict[str, object]) -> None:
     tree = os.path.dirname(os.path.dirname(bench.__file__))
     load = os.getloadavg()[0]
     print(f"tree {tree}  threads {torch.get_num_threads()}  load {load:.2f}  {vars(args)}")
-    if args.vs is not None:
+    first: Variant = (args.attention, args.linear)
+    if args.vs is not None or args.vs_linear is not None:
+        second: Variant = (args.vs or args.attention, args.vs_linear or args.linear)
+        name_a, name_b = "+".join(map(str, first)), "+".join(map(str, second))
         for what, build in (
-            ("encoder", lambda path: encoder_step(path, args.compile)),
-            ("jepa", lambda path: jepa_step(path, jepa_extra, args.compile)),
+            ("encoder", lambda variant: encoder_step(variant, args.compile)),
+            ("jepa", lambda variant: jepa_step(variant, jepa_extra, args.compile)),
         ):
             if args.what in (what, "both"):
-                a, b, ratio = paired_ms(
-                    build(args.attention), build(args.vs), args.warmup, args.repeats
-                )
+                a, b, ratio = paired_ms(build(first), build(second), args.warmup, args.repeats)
                 print(
-                    f"{what} CPU  {args.attention}: {a:.1f} ms  {args.vs}: {b:.1f} ms  "
-                    f"median pair ratio {args.vs}/{args.attention} {ratio:.3f}  "
+                    f"{what} CPU  {name_a}: {a:.1f} ms  {name_b}: {b:.1f} ms  "
+                    f"median pair ratio {name_b}/{name_a} {ratio:.3f}  "
                     f"load {os.getloadavg()[0]:.2f}"
                 )
         return
     if args.what in ("encoder", "both"):
-        first, ms, cpu = median_ms(
-            encoder_step(args.attention, args.compile), args.warmup, args.repeats
-        )
+        first, ms, cpu = median_ms(encoder_step(first, args.compile), args.warmup, args.repeats)
         print(f"encoder_fwd_bwd_ms wall {ms:.1f} cpu {cpu:.1f}  first_call_s {first:.2f}")
     if args.what in ("jepa", "both"):
         first, ms, cpu = median_ms(
-            jepa_step(args.attention, jepa_extra, args.compile), args.warmup, args.repeats
+            jepa_step(first, jepa_extra, args.compile), args.warmup, args.repeats
         )
         print(f"jepa_step_ms wall {ms:.1f} cpu {cpu:.1f}  first_call_s {first:.2f}")
 

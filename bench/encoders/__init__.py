@@ -9,6 +9,9 @@
 - ``unet1d`` (``bench.encoders.unet1d``): a small 1-D U-Net, the delineation literature's
   supervised reference (features at stride 1); sizes tiny, small.
 
+``onednn_linear``: an execution option for any module, its ``nn.Linear`` layers' products on
+oneDNN on CPU (faster there; equal to float32 rounding), ``train.linear``.
+
 Every encoder has ``embed`` (pooled, [B, embed_dim]) and ``features`` (time-resolved,
 [B, T', feature_dim], one step per ``feature_stride`` input samples).
 

@@ -8,12 +8,14 @@ an execution option like the device: it is not part of any run key.
 - ``sparse``: ``cropa_grid_attention``, only the W + L - 1 allowed keys of each query.
 - ``auto``: the fixed rule of ``AUTO_SPARSE_COLUMNS`` by device type and grid width, decided
   by measurement (README, "Speed and scale"), never by timing a run: sparse on a CPU for grids
-  of at least 32 columns, dense below and on CUDA. On one CPU thread (dim 192, depth 4, 8
+  of at least 16 columns, dense below and on CUDA. On one CPU thread (dim 192, depth 4, 8
   leads, batch 8) the sparse attention alone took 90 ms forward + backward against dense
-  192 ms at 50 columns, but in the whole encoder it won only at 50 columns (sparse / dense
-  CPU time 0.88 forward + backward, 0.93 forward), tied at 23 (0.96, 1.02) and lost at 12
-  (1.05, 1.10). CUDA keeps the fused dense kernels until a GPU measurement says otherwise. A
-  grid of one lead is plain full attention, so it always runs dense.
+  192 ms at 50 columns; in the whole encoder (forward + backward, paired CPU-time medians,
+  oneDNN linears) sparse / dense was 0.96 at 32 columns, 0.98 at 23, 0.97 at 16 and 1.06 at
+  12 (with torch's own linears earlier: 0.88 at 50, 0.96 at 23, 1.05 at 12); a whole ECG-JEPA
+  step with the context (about 23 columns) sparse instead of dense took 0.93 of the time.
+  CUDA keeps the fused dense kernels until a GPU measurement says otherwise. A grid of one
+  lead is plain full attention, so it always runs dense.
 
 FlexAttention (``torch.nn.attention.flex_attention``) is not a path: in this torch it has no
 backward on CPU, and CroPA's lead-major block mask is not block-sparse (every block of 128
@@ -32,7 +34,7 @@ from bench.encoders.cropa_sparse import CroPAGrid, cropa_grid_attention
 
 AttentionPath = Literal["auto", "dense", "sparse"]
 ATTENTION_PATHS: tuple[str, ...] = ("auto", "dense", "sparse")
-AUTO_SPARSE_COLUMNS: dict[str, int] = {"cpu": 32}
+AUTO_SPARSE_COLUMNS: dict[str, int] = {"cpu": 16}
 """``auto`` runs sparse on these device types from this many grid columns on (else dense)."""
 
 

@@ -17,10 +17,16 @@ class it falls back to plain resamples, see there). Scoring plain ``bootstrap_in
 such a class out of that resample's macro average instead; a resample with no valid class at all
 yields NaN and is ignored by the percentile CI. Paired tests and the seed level of the
 bootstrap live in ``bench.evaluation.significance``.
+
+The resamples of a test set are drawn once per process (``valid_resamples`` is memoised by the
+labels' content, ``n_boot`` and the seed, its indices read-only): every cell of a task shares
+them, and on the large label sets the redraws cost a few tenths of a second each time.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +43,7 @@ def bootstrap_indices(n: int, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> np
 
 
 MAX_DRAWS_PER_RESAMPLE = 20  # redraw budget: draws per kept resample, on average
+RESAMPLES_MEMO_SIZE = 16  # test sets whose resamples are kept per process
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,24 @@ def valid_resamples(y_true: np.ndarray, n_boot: int = DEFAULT_N_BOOT, seed: int 
     positives = np.asarray(y_true) > 0.5
     if positives.ndim != 2:
         raise ValueError(f"y_true must be [N, C], got shape {positives.shape}")
+    digest = hashlib.sha256(f"{positives.shape}|{n_boot}|{seed}".encode())
+    digest.update(np.packbits(positives).tobytes())
+    key = digest.hexdigest()
+    if key not in _RESAMPLES:
+        resamples = _draw_valid(positives, n_boot, seed)
+        resamples.indices.setflags(write=False)
+        _RESAMPLES[key] = resamples
+        while len(_RESAMPLES) > RESAMPLES_MEMO_SIZE:
+            _RESAMPLES.popitem(last=False)
+    _RESAMPLES.move_to_end(key)
+    return _RESAMPLES[key]
+
+
+_RESAMPLES: OrderedDict[str, Resamples] = OrderedDict()
+
+
+def _draw_valid(positives: np.ndarray, n_boot: int, seed: int) -> Resamples:
+    """``valid_resamples`` of the boolean labels ``positives`` [N, C], drawn."""
     n = len(positives)
     evaluable = positives[:, positives.any(axis=0) & ~positives.all(axis=0)]
     rng = np.random.default_rng(seed)

@@ -17,7 +17,9 @@ from bench.data.ragged import Ragged
 from bench.encoders.base import Encoder
 from bench.errors import ConfigError
 from bench.evaluation.config import FinetuneConfig
+from bench.evaluation.finetune_crops import random_crops, training_records
 from bench.evaluation.finetune_stages import Stage, plan_stages
+from bench.evaluation.frozen_features import frozen_features
 from bench.evaluation.objectives import MULTILABEL, Objective
 from bench.evaluation.windows import (
     Aggregate,
@@ -136,13 +138,14 @@ def finetune(
     ``config.stages`` is "method"; ``bench.evaluation.finetune_stages``). Only validation
     decides the state kept; ``test_signals`` are scored once, at the end, and so is each of
     ``extra_signals`` (e.g. the noisy test folds). Validation is windowed once
-    (``prepare_windows``) and every evaluation scores the same batches.
+    (``prepare_windows``) and every evaluation scores the same batches; while the encoder is
+    frozen its features of those batches are computed once (``frozen_features``).
     """
     torch.manual_seed(seed)
     head = head_spec(config, named_head)
     model = Classifier(copy.deepcopy(encoder), train[1].shape[1], head).to(device).train()
     scale = config.encoder_lr_scale if encoder_lr_scale is None else encoder_lr_scale
-    records = _place(train[0], device)
+    records = training_records(train[0], device)
     population = records.eligible(windows.window) if isinstance(records, FlatRecords) else None
     if population is not None and not len(population):
         raise ConfigError(f"no training record is as long as the {windows.window}-sample window")
@@ -198,6 +201,20 @@ class _Scoring:
         self, model: Classifier, signals: np.ndarray | Ragged | PreparedWindows
     ) -> np.ndarray:
         return _score(model, signals, self.windows, self.device, self.dtype, self.objective.output)
+
+    @torch.no_grad()
+    def frozen(self, model: Classifier, windows: PreparedWindows) -> np.ndarray:
+        """What ``self(model, windows)`` gives with ``model.encoder`` frozen: its features from
+        ``frozen_features``, the head applied to them."""
+        device, dtype = self.device, self.dtype
+        features = frozen_features(model.encoder, windows, dtype)
+        model.eval()
+
+        def probabilities(x: Tensor) -> Tensor:
+            with torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext():
+                return self.objective.output(model.head(x).float())
+
+        return pool_windows(features, probabilities, self.windows.aggregate, len(windows))
 
 
 @dataclass
@@ -257,7 +274,7 @@ class _Run:
             self.steps += 1
             self.bar.update()
             if self.steps % self.eval_every == 0 or step + 1 == stage.steps:
-                if self._evaluate():
+                if self._evaluate(stage):
                     stale = 0
                 else:
                     stale += 1
@@ -270,11 +287,14 @@ class _Run:
         if isinstance(records, FlatRecords) and self.population is not None:
             return records.random_crops(self.population, batch, window, self.generator)
         assert isinstance(records, Tensor)
-        return _random_crops(records, batch, window, self.generator)
+        return random_crops(records, batch, window, self.generator)
 
-    def _evaluate(self) -> bool:
+    def _evaluate(self, stage: Stage) -> bool:
         """Score validation now; True (and keep this state) if it is the best so far."""
-        val_scores = self.scoring(self.model, self.val_windows)
+        if stage.train_encoder:
+            val_scores = self.scoring(self.model, self.val_windows)
+        else:
+            val_scores = self.scoring.frozen(self.model, self.val_windows)
         score = self.scoring.objective.score(self.val_labels, val_scores)
         self.curve.append((self.steps, score))
         self.bar.set_postfix(val_auroc=f"{score:.3f}")
@@ -335,26 +355,6 @@ def _one_cycle(
         div_factor=25.0,
         final_div_factor=1e4,
     )
-
-
-def _place(signals: np.ndarray | Ragged, device: torch.device) -> Tensor | FlatRecords:
-    """Training records on ``device``: a tensor, or FlatRecords when their lengths differ
-    (records shorter than the window are then never cropped, see bench.training.flat_records)."""
-    if isinstance(signals, Ragged):
-        return FlatRecords.from_ragged(signals, device)
-    return torch.as_tensor(np.asarray(signals), dtype=torch.float32, device=device)
-
-
-def _random_crops(
-    records: Tensor, batch: int, window: int, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
-    """``batch`` random (record, offset) crops of ``window`` samples, drawn with replacement."""
-    n_records, n_leads, length = records.shape
-    rows = torch.randint(0, n_records, (batch,), generator=generator).to(records.device)
-    offsets = torch.randint(0, length - window + 1, (batch,), generator=generator)
-    time = offsets.to(records.device)[:, None, None] + torch.arange(window, device=records.device)
-    leads = torch.arange(n_leads, device=records.device)[None, :, None]
-    return rows, records[rows[:, None, None], leads, time]
 
 
 @torch.no_grad()

@@ -23,7 +23,7 @@ from bench.evaluation.fractions import task_fraction_rows, task_validation_rows
 from bench.evaluation.kind_metrics import evaluate_multiclass, evaluate_regression
 from bench.evaluation.metrics import CellMetrics, evaluate_cell, macro_auroc
 from bench.evaluation.objectives import Objective
-from bench.evaluation.probe import linear_probe
+from bench.evaluation.probe_cache import cached_linear_probe
 from bench.evaluation.windows import apply_windowed
 from bench.grid.cell_noise import noise_metrics, noisy_inputs, noisy_test
 from bench.grid.plan import Cell
@@ -83,7 +83,7 @@ def fit_protocol(
     """
     evaluation = cell.unit.evaluation
     if cell.protocol == "linear":
-        probe = linear_probe(
+        probe = cached_linear_probe(  # the same inputs: one fit (bench.evaluation.probe_cache)
             (inputs[rows.train], data.labels[rows.train]),
             (inputs[rows.val], data.labels[rows.val]),
             inputs[rows.report],

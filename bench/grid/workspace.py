@@ -59,6 +59,7 @@ class Workspace:
     _embeddings: dict[str, Embeddings] = field(default_factory=dict)
     noise_memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # bench.grid.cell_noise
     _corpora: dict[tuple[str, Size], ResolvedCorpus] = field(default_factory=dict)
+    _units: dict[tuple[str, str, int | None, Size], Unit] = field(default_factory=dict)
 
     @property
     def device(self) -> torch.device:
@@ -98,13 +99,17 @@ class Workspace:
     ) -> Unit:
         """The unit of ``method`` on ``dataset`` under the profile, on the data of its own
         input (the profile's shared preprocessing, or the method's native one); an SSL method
-        pretrains on ``records`` of the workspace's corpus when it has one."""
-        setup = self.profile.resolve(method)
-        data = self.dataset(dataset, setup.preprocessing)
-        corpus = None
-        if self.pretrain_data is not None and setup.method.needs_pretraining:
-            corpus = self.corpus(setup.preprocessing, records)
-        return plan_unit(method, dataset, self.profile, data, seed, corpus)
+        pretrains on ``records`` of the workspace's corpus when it has one. Planned once per
+        process (a pool worker re-plans the unit of every cell it runs)."""
+        key = (method, dataset, seed, records)
+        if key not in self._units:
+            setup = self.profile.resolve(method)
+            data = self.dataset(dataset, setup.preprocessing)
+            corpus = None
+            if self.pretrain_data is not None and setup.method.needs_pretraining:
+                corpus = self.corpus(setup.preprocessing, records)
+            self._units[key] = plan_unit(method, dataset, self.profile, data, seed, corpus)
+        return self._units[key]
 
     def corpus(self, preprocessing: Preprocessing, records: Size = "all") -> ResolvedCorpus:
         """The workspace's corpus at ``preprocessing``: ``records`` of it (a nested subset or

@@ -9,6 +9,7 @@ import torch
 
 from bench.config import check_range, to_dict
 from bench.encoders.cropa_path import ATTENTION_PATHS, AttentionPath
+from bench.encoders.onednn_linear import LINEAR_BACKENDS, LinearBackend
 from bench.errors import ConfigError
 
 Precision = Literal["auto", "fp32", "bf16"]
@@ -31,10 +32,12 @@ class TrainConfig:
     parameters unused in a step (slower; only needed then). ``compile``: torch.compile the
     objective (``bench.training.compile``: static shapes, compile time reported apart).
     ``attention``: the CroPA implementation of the method's patch transformers ("auto",
-    "dense" or "sparse"; ``bench.encoders.cropa_path``; both are exact). ``device``,
-    ``compile``, ``attention``, ``checkpoint_every`` and ``find_unused_parameters`` change how
-    a run executes, not what it learns (``EXECUTION_FIELDS``): they are left out of run keys
-    and resume checks.
+    "dense" or "sparse"; ``bench.encoders.cropa_path``; both are exact). ``linear``: the
+    back-end of the method's ``nn.Linear`` layers ("aten", torch's own, or "onednn", faster
+    on CPU; ``bench.encoders.onednn_linear``; equal to float32 rounding). ``device``,
+    ``compile``, ``attention``, ``linear``, ``checkpoint_every`` and
+    ``find_unused_parameters`` change how a run executes, not what it learns
+    (``EXECUTION_FIELDS``): they are left out of run keys and resume checks.
     """
 
     epochs: int = 100
@@ -53,6 +56,7 @@ class TrainConfig:
     compile: bool = False
     find_unused_parameters: bool = False
     attention: AttentionPath = "auto"
+    linear: LinearBackend = "aten"
 
     EXECUTION_FIELDS: ClassVar[tuple[str, ...]] = (
         "checkpoint_every",
@@ -60,6 +64,7 @@ class TrainConfig:
         "compile",
         "find_unused_parameters",
         "attention",
+        "linear",
     )
 
     def __post_init__(self) -> None:
@@ -82,6 +87,10 @@ class TrainConfig:
         if self.attention not in ATTENTION_PATHS:
             raise ConfigError(
                 f"train.attention = {self.attention!r} is not one of {', '.join(ATTENTION_PATHS)}"
+            )
+        if self.linear not in LINEAR_BACKENDS:
+            raise ConfigError(
+                f"train.linear = {self.linear!r} is not one of {', '.join(LINEAR_BACKENDS)}"
             )
 
     def learning_dict(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from bench.config import to_dict
 from bench.data.ragged import Ragged
 from bench.data.shards import ShardedRecords
+from bench.encoders.onednn_linear import set_linear_backend
 from bench.encoders.patch_transformer import set_attention_path
 from bench.errors import ConfigError
 from bench.method import Method, loss_scalars
@@ -153,6 +154,7 @@ class TrainingLoop:
         self.dtype = autocast_dtype(config.precision, self.device)
         method.to(self.device).train()
         set_attention_path(method, config.attention)
+        set_linear_backend(method, config.linear)
         self.sampler = crop_sampler(
             signals,
             method.input_spec.n_samples,

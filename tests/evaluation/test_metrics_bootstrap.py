@@ -173,3 +173,36 @@ def test_full_size_bootstrap_takes_seconds() -> None:
     start = time.perf_counter()
     macro_auroc_samples(y, s, indices)
     assert time.perf_counter() - start < 10
+
+
+def test_resamples_are_drawn_once_per_test_set_and_read_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bench.evaluation.bootstrap as bootstrap
+
+    draws: list[int] = []
+    draw = bootstrap._draw_valid
+
+    def counting(*args: object) -> bootstrap.Resamples:
+        draws.append(1)
+        return draw(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bootstrap, "_RESAMPLES", bootstrap.OrderedDict())
+    monkeypatch.setattr(bootstrap, "_draw_valid", counting)
+    y = (np.random.default_rng(8).random((40, 3)) < 0.2).astype(int)
+    first = valid_resamples(y, n_boot=30, seed=1)
+    assert valid_resamples(y.astype(np.float32), n_boot=30, seed=1) is first  # same labels
+    assert len(draws) == 1
+    assert np.array_equal(first.indices, draw(y > 0.5, 30, 1).indices)  # what a fresh draw gives
+    with pytest.raises(ValueError, match="read-only"):
+        first.indices[0, 0] = 0
+    flipped = y.copy()
+    flipped[0, 0] = 1 - flipped[0, 0]
+    for other in (
+        valid_resamples(flipped, 30, 1),
+        valid_resamples(y, 31, 1),
+        valid_resamples(y, 30, 2),
+    ):
+        assert other is not first
+    assert valid_resamples(y[:, :2], n_boot=30, seed=1) is not first  # another label set
+    assert len(draws) == 5

@@ -75,7 +75,7 @@ def test_rerun_skips_finished_cells_without_training(
         raise AssertionError("a finished grid must not train again")
 
     monkeypatch.setattr("bench.grid.workspace.run_pretraining", no_training)
-    monkeypatch.setattr("bench.grid.cells.linear_probe", no_training)
+    monkeypatch.setattr("bench.grid.cells.cached_linear_probe", no_training)
     second = run(cfg)
     assert (second.ran, second.skipped, second.failed) == (0, 2, [])
 

@@ -1,4 +1,5 @@
-"""ECG-JEPA through sparse CroPA: the same loss and gradients as dense; no padding per batch."""
+"""ECG-JEPA through sparse CroPA (and oneDNN linears): the same loss and gradients as dense;
+no padding per batch."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import pytest
 import torch
 
 import methods.jepa as jepa_module
+from bench.encoders.onednn_linear import set_linear_backend
 from bench.encoders.patch_transformer import set_attention_path
 from methods.jepa_masking import TimeMask, bucket_rows
 from tests.doubles.jepa import CPU, build, ecg
 
 
-def loss_and_grads(path: str, **config: object) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def loss_and_grads(
+    path: str, linear: str = "aten", **config: object
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     method = build(**config)
     set_attention_path(method, path)  # type: ignore[arg-type]
+    set_linear_backend(method, linear)  # type: ignore[arg-type]
     torch.manual_seed(5)  # the same mask (and drop-path draws) on both paths
     loss = method.loss(ecg(batch=6))["loss"]
     loss.backward()
@@ -32,6 +37,17 @@ def test_sparse_loss_and_gradients_equal_dense(config: dict[str, object]) -> Non
     assert sparse_grads.keys() == dense_grads.keys() and dense_grads
     for name, grad in dense_grads.items():
         torch.testing.assert_close(sparse_grads[name], grad, atol=1e-5, rtol=1e-5, msg=name)
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="no oneDNN")
+@pytest.mark.parametrize("config", [{}, {"mask_per": "sample"}])
+def test_onednn_linears_give_the_same_loss_and_gradients(config: dict[str, object]) -> None:
+    reference, reference_grads = loss_and_grads("dense", **config)
+    fast, fast_grads = loss_and_grads("auto", "onednn", **config)
+    torch.testing.assert_close(fast, reference, atol=1e-5, rtol=1e-5)
+    assert fast_grads.keys() == reference_grads.keys() and reference_grads
+    for name, grad in reference_grads.items():
+        torch.testing.assert_close(fast_grads[name], grad, atol=1e-5, rtol=1e-5, msg=name)
 
 
 def test_one_mask_per_batch_takes_no_padding_path() -> None:

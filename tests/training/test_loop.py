@@ -16,6 +16,7 @@ from bench.training.checkpoint import load_method, read_checkpoint
 from bench.training.config import TrainConfig
 from bench.training.loop import pretrain
 from bench.training.state import NonFiniteLossError
+from tests.doubles import jepa as jepa_double
 
 # 48 records / batch 8 = 6 steps per epoch; 4 epochs = 24 steps.
 CONFIG = TrainConfig(
@@ -81,6 +82,20 @@ def test_deterministic_under_a_seed(tmp_path: Path, toys: Any) -> None:
     pretrain(c, toys.signals(), other, tmp_path / "c", progress=False)
     assert_same_weights(a, b)
     assert not torch.equal(a.encoder.conv.weight, c.encoder.conv.weight)
+
+
+def test_onednn_linears_train_the_same(tmp_path: Path, toys: Any) -> None:
+    signals = toys.signals(length=jepa_double.SPEC.n_samples)
+    runs = []
+    for linear in ("aten", "onednn"):
+        method = jepa_double.build(seed=1)
+        config = TrainConfig(**{**CONFIG.__dict__, "linear": linear, "max_steps": 4})
+        pretrain(method, signals, config, tmp_path / linear, progress=False)
+        runs.append(method)
+    assert {type(m).__name__ for m in runs[1].modules()} >= {"OneDNNLinear"}
+    assert "OneDNNLinear" not in {type(m).__name__ for m in runs[0].modules()}
+    for key, value in weights(runs[0]).items():
+        torch.testing.assert_close(weights(runs[1])[key], value, rtol=1e-5, atol=1e-5, msg=key)
 
 
 def test_resume_equals_one_go(tmp_path: Path, toys: Any) -> None:

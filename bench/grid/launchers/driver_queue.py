@@ -5,6 +5,11 @@ Unit jobs come first (a pretraining, or a baseline's embeddings), each under its
 returns. Cells are claimed as they are handed out (``bench.grid.claims``), so a driver holds
 only what is running: other runners on the same results folder take the rest. A unit or cell
 another runner holds is retried later; the driver polls while any is put off.
+
+Cells are handed out seed-major (every seed-0 cell of what is ready, then seed 1, ...): cells
+that differ only in their fraction seed and get the very same inputs (a linear probe at label
+fraction 1.0) then run one after another rather than side by side, so the later ones find the
+first one's probe in the cache (``bench.evaluation.probe_cache``) instead of fitting it again.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ class DriverQueue:
                 self.waiting.setdefault(key, []).append(cell)
             else:
                 ready.append(cell)
-        self.claims = CellClaims(ready, holder)
+        self.claims = CellClaims(seed_major(ready), holder)
 
     @property
     def finished(self) -> bool:
@@ -55,7 +60,7 @@ class DriverQueue:
         cells = self.waiting.pop(key, [])
         for cell in cells:
             self.outcomes[cell.eval_key] = outcome
-        self.claims.add(cells)
+        self.claims.add(seed_major(cells))
 
     def next_cell(self) -> tuple[Cell, UnitOutcome | None] | None:
         """A ready cell this runner now holds, with its unit's outcome; None when there is
@@ -78,3 +83,8 @@ class DriverQueue:
     def lease(key: str, job: UnitJob) -> str:
         """The lease of a unit job: its pretraining, or a baseline's embeddings."""
         return pretrain_lease(job.key) if key == job.key else embed_lease(key)
+
+
+def seed_major(cells: list[Cell]) -> list[Cell]:
+    """``cells`` ordered by fraction seed, the order within one seed kept."""
+    return sorted(cells, key=lambda cell: cell.seed)
