@@ -4,9 +4,9 @@ A probe is a pure function of its features, labels, config, kind and main metric
 the standardiser draw no random numbers), so cells that feed it the same arrays get the same
 result: e.g. the fraction seeds of a linear cell at label fraction 1.0 (every training row,
 whatever the seed) on one encoder. The key digests every input array's bytes, dtype and shape
-with the probe settings and the bench and scikit-learn versions, so a different encoder,
-record set, label set or config never hits another's entry; a corrupt entry is moved aside
-(reported by name) and computed again.
+with the probe settings, the probe module's source and the bench and scikit-learn versions, so
+a different encoder, record set, label set or config never hits another's entry; a corrupt
+entry is moved aside (reported by name) and computed again.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from bench.evaluation.probe import LinearProbeConfig, ProbeResult, linear_probe
 from bench.hashing import stable_hash
 from bench.paths import cache_dir
 from bench.task import TaskKind
+
+PROBE_CODE = hashlib.sha256(Path(linear_probe.__code__.co_filename).read_bytes()).hexdigest()
+"""Digest of the probe's source: an edited probe never reads the fits of the one before."""
 
 
 def cached_linear_probe(
@@ -71,6 +74,7 @@ def probe_path(
         {
             "kind": "linear-probe",
             "bench": __version__,
+            "probe_code": PROBE_CODE,
             "sklearn": sklearn.__version__,
             "config": to_dict(config),
             "task_kind": kind,

@@ -103,3 +103,11 @@ def test_a_corrupt_entry_is_moved_aside_and_fitted_again(monkeypatch: pytest.Mon
     _same(cached_linear_probe(**_inputs()), fresh)
     assert len(fits) == 2
     assert path.is_file()  # written again
+
+
+def test_an_edited_probe_source_misses_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    arrays = [np.zeros((4, 2), dtype=np.float32)]
+    config = LinearProbeConfig()
+    before = probe_cache.probe_path(arrays, config, "multilabel", "macro_auroc")
+    monkeypatch.setattr(probe_cache, "PROBE_CODE", "another source")
+    assert probe_cache.probe_path(arrays, config, "multilabel", "macro_auroc") != before
