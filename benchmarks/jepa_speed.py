@@ -179,13 +179,13 @@ def run(args: argparse.Namespace, jepa_extra: dict[str, object]) -> None:
                 )
         return
     if args.what in ("encoder", "both"):
-        first, ms, cpu = median_ms(encoder_step(first, args.compile), args.warmup, args.repeats)
-        print(f"encoder_fwd_bwd_ms wall {ms:.1f} cpu {cpu:.1f}  first_call_s {first:.2f}")
+        first_s, ms, cpu = median_ms(encoder_step(first, args.compile), args.warmup, args.repeats)
+        print(f"encoder_fwd_bwd_ms wall {ms:.1f} cpu {cpu:.1f}  first_call_s {first_s:.2f}")
     if args.what in ("jepa", "both"):
-        first, ms, cpu = median_ms(
+        first_s, ms, cpu = median_ms(
             jepa_step(first, jepa_extra, args.compile), args.warmup, args.repeats
         )
-        print(f"jepa_step_ms wall {ms:.1f} cpu {cpu:.1f}  first_call_s {first:.2f}")
+        print(f"jepa_step_ms wall {ms:.1f} cpu {cpu:.1f}  first_call_s {first_s:.2f}")
 
 
 if __name__ == "__main__":

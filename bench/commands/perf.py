@@ -18,12 +18,14 @@ examples:
   bench perf --threads 1                                   # every method, smoke (tiny), CPU
   bench perf --sizes tiny small --steps 5 --csv perf.csv
   bench perf --profile paper --device cuda --csv paper.csv # paper sizes, bf16 on a GPU, MFU
+  bench perf --profile paper --device cuda --compile --cuda-graphs never  # graphs off, A/B
 """
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Register ``bench perf``."""
     from bench.perf.report import COLUMN_HELP
+    from bench.training.compile import CUDA_GRAPHS
 
     parser = commands.add_parser(
         "perf",
@@ -60,6 +62,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="autocast: auto = bf16 on CUDA, fp32 on CPU",
     )
     parser.add_argument("--compile", action="store_true", help="torch.compile the objective")
+    parser.add_argument(
+        "--cuda-graphs",
+        choices=CUDA_GRAPHS,
+        default="auto",
+        help="CUDA graphs for the compiled step (train.cuda_graphs): auto = on CUDA with "
+        "--compile for methods of static shapes; always = also dynamic ones (default auto)",
+    )
     parser.add_argument(
         "--peak-tflops", type=float, help="device peak TFLOP/s for MFU (default: known GPUs)"
     )
@@ -114,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         compile=args.compile,
+        cuda_graphs=args.cuda_graphs,
         peak_tflops=args.peak_tflops,
         overrides=parse_overrides(args.set),
     )
@@ -123,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     title = (
         f"bench perf: profile {options.profile}, {where}, {precision}, "
         f"{options.warmup} warm-up + {options.steps} timed steps, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} CPU thread(s)" + (", compiled" if options.compile else "")
+        f"{torch.get_num_threads()} CPU thread(s)"
+        + (f", compiled (CUDA graphs {options.cuda_graphs})" if options.compile else "")
     )
     printer = TablePrinter(lambda line: print(line, flush=True), title)
     skipped: list[Skipped] = []

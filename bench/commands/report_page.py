@@ -75,7 +75,7 @@ def page_links(
 ) -> Any:
     """The MLflow UI links of the runs behind the page; None when the store is unreachable."""
     from bench.grid.results import load_results
-    from bench.reporting.page import PageLinks
+    from bench.reporting.links import PageLinks
     from bench.tracking.grid_run import run_links, ui_url_for
     from bench.tracking.store import DB_NAME, tracking_uri
     from bench.tracking.sync import Tracker, TrackingError

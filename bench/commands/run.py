@@ -107,12 +107,11 @@ def run(args: argparse.Namespace) -> int:
     from bench.grid.plan import load_run_config
     from bench.grid.runner import cell_status, describe_cell, plan_grid, workspace_for
     from bench.paths import results_dir
-    from bench.tracking.mirror import MlflowMirror
 
     _refuse_torchrun()
     started_ms = int(time.time() * 1000)
     config = load_run_config(
-        args.config, deep_merge(_flag_values(args), parse_overrides(args.overrides))
+        args.config, deep_merge(flag_values(args), parse_overrides(args.overrides))
     )
     if not args.dry_run:
         check_launcher(args.launcher, args.address)
@@ -125,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         counts = {s: statuses.count(s) for s in ("done", "failed", "pending")}
         print(f"{len(cells)} cells: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
         return 0
-    mirror = None if args.no_tracking else MlflowMirror.connect(args.tracking_uri, args.overwrite)
+    mirror = None if args.no_tracking else _mirror(args.tracking_uri, args.overwrite)
     summary = launch_grid(
         args.launcher,
         cells,
@@ -148,6 +147,13 @@ def run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def _mirror(uri: str | None, overwrite: bool) -> Any:
+    """The MLflow mirror (imported here: MLflow takes seconds to import, --no-tracking skips it)."""
+    from bench.tracking.mirror import MlflowMirror
+
+    return MlflowMirror.connect(uri, overwrite)
+
+
 def _refuse_torchrun() -> None:
     """A grid is spread with --launcher ray, not torchrun: DDP belongs to one pretraining."""
     from bench.training.distributed import launched_by_torchrun
@@ -161,7 +167,7 @@ def _refuse_torchrun() -> None:
         )
 
 
-def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
+def flag_values(args: argparse.Namespace) -> dict[str, Any]:
     """Run config fields given as flags (absent flags leave the config file's values)."""
     values: dict[str, Any] = {}
     flags = ("methods", "tasks", "fractions", "seeds", "pretrain_seeds", "protocols", "profile")

@@ -5,7 +5,7 @@ Both paths compute the same attention (the sparse one is exact, see
 an execution option like the device: it is not part of any run key.
 
 - ``dense``: the reference, a boolean CroPA mask into ``F.scaled_dot_product_attention``.
-- ``sparse``: ``cropa_grid_attention``, only the W + L - 1 allowed keys of each query.
+- ``sparse``: ``cropa_grid_attention_packed``, only the W + L - 1 allowed keys of each query.
 - ``auto``: the fixed rule of ``AUTO_SPARSE_COLUMNS`` by device type and grid width, decided
   by measurement (README, "Speed and scale"), never by timing a run: sparse on a CPU for grids
   of at least 16 columns, dense below and on CUDA. On one CPU thread (dim 192, depth 4, 8
@@ -28,9 +28,9 @@ from typing import Literal
 
 import torch
 from timm.models.vision_transformer import Attention
-from torch import Tensor
+from torch import Tensor, nn
 
-from bench.encoders.cropa_sparse import CroPAGrid, cropa_grid_attention
+from bench.encoders.cropa_sparse import CroPAGrid, cropa_grid_attention_packed
 
 AttentionPath = Literal["auto", "dense", "sparse"]
 ATTENTION_PATHS: tuple[str, ...] = ("auto", "dense", "sparse")
@@ -67,8 +67,8 @@ class CroPAAttention(Attention):
             raise ValueError("sparse CroPA supports neither attention gates nor dropout")
         batch, n_tokens, _ = x.shape
         qkv = self.qkv(x).reshape(batch, n_tokens, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        q, k = self.q_norm(q), self.k_norm(k)
-        out = cropa_grid_attention(q, k, v, attn_mask)
-        out = out.transpose(1, 2).reshape(batch, n_tokens, self.attn_dim)
+        if not (isinstance(self.q_norm, nn.Identity) and isinstance(self.k_norm, nn.Identity)):
+            q, k, v = qkv.unbind(2)
+            qkv = torch.stack((self.q_norm(q), self.k_norm(k), v), dim=2)
+        out = cropa_grid_attention_packed(qkv, attn_mask).reshape(batch, n_tokens, self.attn_dim)
         return self.proj_drop(self.proj(self.norm(out)))

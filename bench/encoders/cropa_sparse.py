@@ -40,35 +40,33 @@ class CroPAGrid:
     valid: Tensor | None = None
 
 
-def _to_columns(x: Tensor, batch: int, heads: int, leads: int, width: int) -> Tensor:
-    """``[B, H, L * W, d]`` (any strides) -> column-major ``[B * H * W, L, d]`` (a copy)."""
-    dim = x.shape[-1]
-    return x.reshape(batch, heads, leads, width, dim).transpose(2, 3).reshape(-1, leads, dim)
-
-
-def _from_columns(x: Tensor, batch: int, heads: int, leads: int, width: int) -> Tensor:
-    """Column-major ``[B * H * W, L, d]`` -> a ``[B, H, L, W, d]`` view (lead-major indexing)."""
-    return x.view(batch, heads, width, leads, -1).transpose(2, 3)
-
-
 class GridAttention(torch.autograd.Function):
-    """CroPA on a grid: forward and a hand-written backward (flash-attention style)."""
+    """CroPA on a grid from packed ``qkv``: forward and a hand-written backward (flash style).
+
+    ``qkv`` is ``[B, N, 3, H, d]`` (a linear layer's output, tokens lead-major), the result
+    ``[B, N, H, d]`` and the gradient ``[B, N, 3, H, d]``: each of q, k and v is copied once
+    into the lead-major and once into the column-major layout of the products, and the two
+    parts of every result are summed straight into the token-major layout, so neither the
+    caller nor autograd copies again.
+    """
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, q: Tensor, k: Tensor, v: Tensor, n_leads: int, valid: Tensor | None
+        ctx: Any, qkv: Tensor, n_leads: int, valid: Tensor | None
     ) -> Tensor:
-        batch, heads, n_tokens, dim = q.shape
+        batch, n_tokens, _, heads, dim = qkv.shape
         leads, width = n_leads, n_tokens // n_leads
         scale = dim**-0.5
-        shape = (batch * heads * leads, width, dim)
-        ql, kl, vl = q.reshape(shape), k.reshape(shape), v.reshape(shape)
-        qc, kc, vc = (_to_columns(t, batch, heads, leads, width) for t in (q, k, v))
-        lead_scores = torch.bmm(ql, kl.transpose(1, 2)).mul_(scale)
-        column_scores = torch.bmm(qc, kc.transpose(1, 2)).mul_(scale)
+        lead = qkv.unflatten(1, (leads, width)).permute(3, 0, 4, 1, 2, 5)  # [3, B, H, L, W, d]
+        lead = lead.contiguous()
+        column = lead.transpose(3, 4).contiguous()  # [3, B, H, W, L, d]
+        ql, kl, vl = lead.view(3, -1, width, dim).unbind(0)
+        qc, kc, vc = column.view(3, -1, leads, dim).unbind(0)
+        lead_scores = _scaled_bmm(ql, kl.transpose(1, 2), scale)
+        column_scores = _scaled_bmm(qc, kc.transpose(1, 2), scale)
         column_scores.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
         if valid is not None:
-            itself = torch.eye(width, dtype=torch.bool, device=q.device)
+            itself = torch.eye(width, dtype=torch.bool, device=qkv.device)
             key_bad = ~valid.view(batch, 1, 1, 1, width) & ~itself
             lead_scores.view(batch, heads, leads, width, width).masked_fill_(key_bad, -torch.inf)
             query_bad = ~valid.view(batch, 1, width, 1, 1)
@@ -84,44 +82,67 @@ class GridAttention(torch.autograd.Function):
         total = total + column_p.sum(dim=-1).view(batch, heads, width, leads).transpose(2, 3)
         lead_p.div_(total.reshape(-1, width, 1))
         column_p.div_(total.transpose(2, 3).reshape(-1, leads, 1))
-        out = torch.bmm(lead_p, vl).view(batch, heads, leads, width, dim)
-        out = out + _from_columns(torch.bmm(column_p, vc), batch, heads, leads, width)
-        out = out.view(batch, heads, n_tokens, dim)
-        ctx.save_for_backward(ql, kl, vl, qc, kc, vc, lead_p, column_p, out)
-        ctx.grid = (batch, heads, leads, width, scale)
+        grid = (batch, heads, leads, width)
+        out = qkv.new_empty(batch, leads, width, heads, dim)  # out= into a view fails to compile
+        _merge(torch.bmm(lead_p, vl), torch.bmm(column_p, vc), out, grid)
+        out = out.view(batch, n_tokens, heads, dim)
+        ctx.save_for_backward(lead, column, lead_p, column_p, out)
+        ctx.grid = (*grid, scale)
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        ql, kl, vl, qc, kc, vc, lead_p, column_p, out = ctx.saved_tensors
+        lead, column, lead_p, column_p, out = ctx.saved_tensors
         batch, heads, leads, width, scale = ctx.grid
-        dim = ql.shape[-1]
+        grid = (batch, heads, leads, width)
+        dim = lead.shape[-1]
+        ql, kl, vl = lead.view(3, -1, width, dim).unbind(0)
+        qc, kc, vc = column.view(3, -1, leads, dim).unbind(0)
         grad = grad.contiguous()  # an expanded gradient (e.g. of a sum) would make bmm loop
-        gl = grad.view(-1, width, dim)
-        gc = _to_columns(grad, batch, heads, leads, width)
-        row = (grad * out).sum(dim=-1)  # [B, H, N]: the softmax's rowsum(dO * O)
-        row_l = row.view(-1, width, 1)
-        row_c = row.view(batch, heads, leads, width).transpose(2, 3).reshape(-1, leads, 1)
+        tokens = grad.unflatten(1, (leads, width))
+        gl = tokens.permute(0, 3, 1, 2, 4).reshape(-1, width, dim)  # copies: [B, H, L, W, d]
+        gc = tokens.permute(0, 3, 2, 1, 4).reshape(-1, leads, dim)  # [B, H, W, L, d]
+        row = (grad * out).sum(dim=-1).view(batch, leads, width, heads)  # rowsum(dO * O)
+        row_l = row.permute(0, 3, 1, 2).reshape(-1, width, 1)
+        row_c = row.permute(0, 3, 2, 1).reshape(-1, leads, 1)
         lead_ds = torch.bmm(gl, vl.transpose(1, 2)).sub_(row_l).mul_(lead_p)
         column_ds = torch.bmm(gc, vc.transpose(1, 2)).sub_(row_c).mul_(column_p)
-
-        def merge(lead: Tensor, column: Tensor, factor: float = 1.0) -> Tensor:
-            total = lead.view(batch, heads, leads, width, dim)
-            total = total + _from_columns(column, batch, heads, leads, width)
-            total = total.view(batch, heads, leads * width, dim)
-            return total.mul_(factor) if factor != 1.0 else total
-
-        dq = merge(torch.bmm(lead_ds, kl), torch.bmm(column_ds, kc), scale)
-        dk = merge(
-            torch.bmm(lead_ds.transpose(1, 2), ql), torch.bmm(column_ds.transpose(1, 2), qc), scale
+        dqkv = grad.new_empty(batch, leads, width, 3, heads, dim)
+        dq, dk, dv = dqkv.unbind(3)
+        _merge(_scaled_bmm(lead_ds, kl, scale), _scaled_bmm(column_ds, kc, scale), dq, grid)
+        _merge(
+            _scaled_bmm(lead_ds.transpose(1, 2), ql, scale),
+            _scaled_bmm(column_ds.transpose(1, 2), qc, scale),
+            dk,
+            grid,
         )
-        dv = merge(torch.bmm(lead_p.transpose(1, 2), gl), torch.bmm(column_p.transpose(1, 2), gc))
-        return dq, dk, dv, None, None
+        _merge(
+            torch.bmm(lead_p.transpose(1, 2), gl), torch.bmm(column_p.transpose(1, 2), gc), dv, grid
+        )
+        return dqkv.flatten(1, 2), None, None
 
 
-def cropa_grid_attention(q: Tensor, k: Tensor, v: Tensor, grid: CroPAGrid) -> Tensor:
-    """CroPA of ``q, k, v`` ``[B, H, L * W, d]`` on ``grid``; returns ``[B, H, L * W, d]``."""
-    batch, _, n_tokens, _ = q.shape
+def _scaled_bmm(a: Tensor, b: Tensor, scale: float) -> Tensor:
+    """``scale * (a @ b)``, the scale applied inside the product (``beta=0`` ignores ``out``)."""
+    out = a.new_empty(a.shape[0], a.shape[1], b.shape[2])
+    return torch.baddbmm(out, a, b, beta=0, alpha=scale)
+
+
+def _merge(lead: Tensor, column: Tensor, out: Tensor, grid: tuple[int, int, int, int]) -> None:
+    """``out`` ``[B, L, W, H, d]`` (any strides) <- lead part ``[B * H * L, W, d]`` + column part
+    ``[B * H * W, L, d]``, in one pass."""
+    batch, heads, leads, width = grid
+    dim = lead.shape[-1]
+    lead_part = lead.view(batch, heads, leads, width, dim).permute(0, 2, 3, 1, 4)
+    column_part = column.view(batch, heads, width, leads, dim).permute(0, 3, 2, 1, 4)
+    torch.add(lead_part, column_part, out=out)
+
+
+def cropa_grid_attention_packed(qkv: Tensor, grid: CroPAGrid) -> Tensor:
+    """CroPA of packed ``qkv`` ``[B, N, 3, H, d]`` (N = L * W) on ``grid``: ``[B, N, H, d]``."""
+    batch, n_tokens = qkv.shape[:2]
+    if qkv.dim() != 5 or qkv.shape[2] != 3:
+        raise ValueError(f"qkv must be [batch, tokens, 3, heads, dim], got {tuple(qkv.shape)}")
     if n_tokens % grid.n_leads:
         raise ValueError(f"{n_tokens} tokens do not form a grid of {grid.n_leads} leads")
     width = n_tokens // grid.n_leads
@@ -129,7 +150,13 @@ def cropa_grid_attention(q: Tensor, k: Tensor, v: Tensor, grid: CroPAGrid) -> Te
         raise ValueError(
             f"valid must be [batch={batch}, columns={width}], got {tuple(grid.valid.shape)}"
         )
-    dtype = q.dtype
-    with torch.autocast(q.device.type, enabled=False):
-        out = GridAttention.apply(q.float(), k.float(), v.float(), grid.n_leads, grid.valid)
+    dtype = qkv.dtype
+    with torch.autocast(qkv.device.type, enabled=False):
+        out = GridAttention.apply(qkv.float(), grid.n_leads, grid.valid)
     return out.to(dtype)
+
+
+def cropa_grid_attention(q: Tensor, k: Tensor, v: Tensor, grid: CroPAGrid) -> Tensor:
+    """CroPA of ``q, k, v`` ``[B, H, L * W, d]`` on ``grid``; returns ``[B, H, L * W, d]``."""
+    qkv = torch.stack((q, k, v), dim=1).permute(0, 3, 1, 2, 4)  # [B, N, 3, H, d], strided
+    return cropa_grid_attention_packed(qkv, grid).transpose(1, 2)

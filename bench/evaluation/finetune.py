@@ -150,7 +150,7 @@ def finetune(
     if population is not None and not len(population):
         raise ConfigError(f"no training record is as long as the {windows.window}-sample window")
     batch = min(config.batch_size, len(records))
-    total = _total_steps(len(records), batch, config)
+    total = planned_steps(len(records), batch, config)
     stages = plan_stages(total, config, scale, named_stages)
     run = _Run(
         model=model,
@@ -245,7 +245,7 @@ class _Run:
         model.encoder.requires_grad_(stage.train_encoder)
         self._train_mode(stage)
         device, dtype = self.scoring.device, self.scoring.dtype
-        optimizer = _optimizer(
+        optimizer = finetune_optimizer(
             model, config, stage.encoder_lr_scale, device, stage.lr, stage.train_encoder
         )
         schedule = WarmupCosine(
@@ -263,7 +263,7 @@ class _Run:
             rows, crops = self._crops()
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext():
-                logits = model(crops) if stage.train_encoder else _head_only(model, crops)
+                logits = model(crops) if stage.train_encoder else head_only_logits(model, crops)
             loss = self.scoring.objective.loss(logits.float(), self.labels[rows])
             loss.backward()
             if config.grad_clip is not None:
@@ -309,19 +309,20 @@ class _Run:
             self.model.encoder.eval()
 
 
-def _head_only(model: Classifier, crops: Tensor) -> Tensor:
+def head_only_logits(model: Classifier, crops: Tensor) -> Tensor:
     """Logits with the encoder frozen: its features computed without gradients."""
     with torch.no_grad():
         features = model.encoder.embed(crops)
     return model.head(features)
 
 
-def _total_steps(n_records: int, batch: int, config: FinetuneConfig) -> int:
+def planned_steps(n_records: int, batch: int, config: FinetuneConfig) -> int:
+    """Optimiser steps of a fine-tune: ``epochs`` passes, at least ``min_steps``, capped."""
     total = max(config.min_steps, config.epochs * math.ceil(n_records / batch))
     return min(total, config.max_steps) if config.max_steps is not None else total
 
 
-def _optimizer(
+def finetune_optimizer(
     model: Classifier,
     config: FinetuneConfig,
     encoder_scale: float,

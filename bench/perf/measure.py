@@ -36,7 +36,7 @@ from bench.perf.flops import count_flops, device_peak_tflops, model_flop_utilisa
 from bench.perf.matmul_peak import cached_matmul_tflops
 from bench.perf.timing import PartClock, PeakMemory
 from bench.training.checkpoint import CHECKPOINT_NAME
-from bench.training.compile import CompileClock
+from bench.training.compile import CompileClock, CudaGraphs
 from bench.training.config import DeviceChoice, Precision, TrainConfig, resolve_device
 from bench.training.loop import Objective, TrainingLoop
 from bench.training.spec import PretrainSetup
@@ -64,6 +64,7 @@ class PerfOptions:
     device: DeviceChoice = "auto"
     precision: Precision = "auto"
     compile: bool = False
+    cuda_graphs: CudaGraphs = "auto"
     peak_tflops: float | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
@@ -112,6 +113,7 @@ class PerfRow:
     mfu: float | None
     matmul_tflops: float
     compile_s: float = 0.0  # wall time of the warm-up steps that ran torch.compile
+    cuda_graphs: bool = False  # the compiled step ran as CUDA graphs (train.cuda_graphs)
 
     @property
     def samples_per_s(self) -> float:
@@ -179,6 +181,7 @@ def plan_cases(options: PerfOptions) -> tuple[list[PerfCase], list[Skipped]]:
         "device": options.device,
         "precision": options.precision,
         "compile": options.compile,
+        "cuda_graphs": options.cuda_graphs,
     }
     if options.batch_size is not None:
         execution["batch_size"] = options.batch_size
@@ -287,6 +290,7 @@ def measure(case: PerfCase, options: PerfOptions) -> PerfRow:
         mfu=model_flop_utilisation(flops, step_s, peak_tflops),
         matmul_tflops=cached_matmul_tflops(loop.device, loop.dtype, torch.get_num_threads()),
         compile_s=compiling.compile_s,
+        cuda_graphs=loop.cuda_graphs,
     )
 
 

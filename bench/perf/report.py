@@ -33,6 +33,7 @@ TABLE_COLUMNS: tuple[Column, ...] = (
     ("mm_TFLOP/s", lambda r: f"{r.matmul_tflops:.3f}"),
     ("of_mm%", lambda r: f"{100 * r.matmul_share:.1f}"),
     ("compile_s", lambda r: f"{r.compile_s:.1f}"),
+    ("graphs", lambda r: "on" if r.cuda_graphs else "off"),
 )
 """Printed columns; ``COLUMN_HELP`` says what each means."""
 
@@ -60,6 +61,8 @@ columns:
   of_mm%        TFLOP/s as a share of mm_TFLOP/s: comparable on any device, CPUs included
   compile_s     with --compile, the wall time of the warm-up steps in which torch.compile ran
                 (0 without; step_ms never includes it as long as --warmup is at least 1)
+  graphs        on where the compiled step ran as CUDA graphs (--cuda-graphs; recorded in the
+                warm-up steps, so use --warmup 3 or more)
 On CUDA the parts are timed with CUDA events between them, read after one synchronisation at
 the end of the timed steps (no sync inside them); on CPU with time.perf_counter."""
 
@@ -68,6 +71,7 @@ CSV_FIELDS: tuple[str, ...] = (
     "step_ms", "data_ms", "forward_ms", "backward_ms", "data_share", "forward_share",
     "backward_share", "peak_memory_mb", "flops_per_step", "flops_per_sample",
     "achieved_tflops", "peak_tflops", "mfu", "matmul_tflops", "matmul_share", "compile_s",
+    "cuda_graphs",
 )  # fmt: skip
 
 
@@ -121,7 +125,7 @@ def csv_record(row: PerfRow) -> dict[str, object]:
         "peak_tflops": "" if row.peak_tflops is None else row.peak_tflops,
         "mfu": "" if row.mfu is None else row.mfu,
         "matmul_tflops": row.matmul_tflops, "matmul_share": row.matmul_share,
-        "compile_s": row.compile_s,
+        "compile_s": row.compile_s, "cuda_graphs": row.cuda_graphs,
     }  # fmt: skip
 
 

@@ -27,9 +27,11 @@ def write_paper_tables(
     out_dir: str | Path | None = None,
     options: LeaderboardOptions | None = None,
     frame: pd.DataFrame | None = None,
+    summary: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write paper.md/.csv/.tex and summary.md/.csv/.tex (default: <results>/leaderboards)
-    from ``frame`` (computed with ``options`` when None); returns the paths by file name."""
+    from ``frame`` and ``summary`` (each computed with ``options`` when None); returns the
+    paths by file name."""
     options = options or LeaderboardOptions()
     frame = leaderboard_frame(results_dir, options) if frame is None else frame
     if frame.empty:
@@ -37,9 +39,10 @@ def write_paper_tables(
             f"no finished cells under {Path(results_dir) / 'runs'} match the requested "
             "protocols and fractions; run `bench run` first"
         )
-    summary = summary_frame(
-        frame, results_dir, options.n_boot, options.boot_seed, options.level, options.eval_keys
-    )
+    if summary is None:
+        summary = summary_frame(
+            frame, results_dir, options.n_boot, options.boot_seed, options.level, options.eval_keys
+        )
     note = paper_note(int(frame["n_seeds"].max()))
     totals = summary_note(options.level, options.n_boot)
     texts = {

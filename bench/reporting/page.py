@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from bench.reporting.corpus_rows import row_name
 from bench.reporting.curves import write_loss_curve
 from bench.reporting.figures import write_figures
 from bench.reporting.leaderboard import LeaderboardOptions, leaderboard_frame
+from bench.reporting.links import PageLinks
 from bench.reporting.paper import paper_tables, row_label
 from bench.reporting.summary import summary_frame, summary_note, summary_tables
 from bench.training.loop import HISTORY_NAME
@@ -35,24 +35,21 @@ PAGE_NAME = "index.html"
 ROBUSTNESS_GLOB = "*robustness*.png"
 
 
-@dataclass(frozen=True)
-class PageLinks:
-    """Where the page's entries link to: cell runs by eval_key, pretraining runs by
-    pretrain_key, experiments by task group (URLs of the MLflow UI)."""
-
-    cells: Mapping[str, str] = field(default_factory=dict)
-    parents: Mapping[str, str] = field(default_factory=dict)
-    experiments: Mapping[str, str] = field(default_factory=dict)
-
-
 def write_report(
     results_dir: str | Path,
     out_dir: str | Path | None = None,
     options: LeaderboardOptions | None = None,
     links: PageLinks | None = None,
     frame: pd.DataFrame | None = None,
+    summary: pd.DataFrame | None = None,
+    figures: Sequence[Path] | None = None,
 ) -> Path:
-    """Write the page and its images (default folder ``<results>/report``); returns the page."""
+    """Write the page and its images (default folder ``<results>/report``); returns the page.
+
+    ``frame`` and ``summary`` (the leaderboard and summary frames of ``options``) and
+    ``figures`` (the PNGs ``write_figures`` wrote for them, copied with their PDF and CSV rather
+    than drawn again) spare the work when the caller has them already.
+    """
     results = Path(results_dir)
     options = options or LeaderboardOptions()
     links = links or PageLinks()
@@ -61,10 +58,16 @@ def write_report(
         raise DataError(f"no finished cells under {results / 'runs'}; run `bench run` first")
     out = Path(out_dir) if out_dir is not None else results / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
-    summary = summary_frame(
-        frame, results, options.n_boot, options.boot_seed, options.level, options.eval_keys
-    )
-    efficiency = write_figures(results, out / "figures", options.skip_invalid, options.eval_keys)
+    if summary is None:
+        summary = summary_frame(
+            frame, results, options.n_boot, options.boot_seed, options.level, options.eval_keys
+        )
+    if figures is None:
+        efficiency = write_figures(
+            results, out / "figures", options.skip_invalid, options.eval_keys
+        )
+    else:
+        efficiency = _copy_figures(figures, out / "figures")
     cells = load_results(results, status="ok", skip_invalid=True, eval_keys=options.eval_keys)
     seeds = _seed_links(frame, cells, links.cells)
     sections = [_summary_section(summary, options)]
@@ -149,6 +152,18 @@ def _pretraining_section(
         return markup.section("pretrainings", "Pretrainings", markup.paragraph("none"))
     listing = f"<p>Runs: {' · '.join(names)}</p>"
     return markup.section("pretrainings", "Pretrainings", markup.figures(items) + listing)
+
+
+def _copy_figures(figures: Sequence[Path], target: Path) -> list[Path]:
+    """Copy each figure's PNG, PDF and CSV into ``target``; returns the copied PNGs."""
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for png in figures:
+        for source in (png, png.with_suffix(".pdf"), png.with_suffix(".csv")):
+            if source.resolve() != (target / source.name).resolve():
+                atomic_write(target / source.name, lambda f, s=source: f.write(s.read_bytes()))
+        copied.append(target / png.name)
+    return copied
 
 
 def _copy_robustness(results: Path, out: Path) -> list[Path]:

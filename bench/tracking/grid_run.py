@@ -1,11 +1,13 @@
 """A grid-level MLflow run per ``bench run`` and the links from results into the MLflow UI.
 
 The grid run (tag ``run_kind`` = "grid") sits in the experiment of every task group the grid
-touches, spans the latest ``bench run`` of that grid (a rerun of the same grid, same manifest
-key, replaces it), and holds its outputs as artifacts (leaderboards,
-paper tables, figures, the results page, the grid manifest). Each of the grid's cell runs gets
-the tags ``grid_run_id`` / ``grid_key`` and a description (rendered by the UI) linking to it;
-a cell run by a later grid points to the latest one.
+touches, spans the latest ``bench run`` of that grid that rebuilt its outputs (a rerun of the
+same grid, same manifest key, replaces it), and holds its outputs as artifacts (leaderboards,
+paper tables, figures, the results page, the grid manifest). Its ``outputs_digest`` tag names
+the inputs those outputs were built from (``bench.reporting.freshness``): a rerun that finds
+them unchanged, and this run finished with that tag, keeps it. Each of the grid's cell runs
+gets the tags ``grid_run_id`` / ``grid_key`` and a description (rendered by the UI) linking to
+it; a cell run by a later grid points to the latest one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bench.tracking.sync import Tracker
 
 GRID_RUN_TAG = "grid_run_id"
 GRID_KEY_TAG = "grid_key"
+OUTPUTS_TAG = "outputs_digest"
 LOCAL_UI_URL = "http://127.0.0.1:5000"  # where `bench mlflow-ui` (and `mlflow ui`) serve
 
 
@@ -33,10 +36,11 @@ def log_grid_run(
     eval_keys: Collection[str],
     artifacts: Mapping[str, Sequence[Path]],
     span_ms: tuple[int, int],
+    outputs_digest: str | None = None,
 ) -> dict[str, str]:
     """Log the grid run of ``grid_key`` in each touched group's experiment, its ``artifacts``
     (artifact folder -> files) and the tags linking its cells to it; returns experiment id ->
-    grid run id."""
+    grid run id. ``outputs_digest`` (tag OUTPUTS_TAG) names the inputs of the artifacts."""
     if not tracker.active:
         return {}
     by_group: dict[str, list[str]] = defaultdict(list)
@@ -49,10 +53,11 @@ def log_grid_run(
     for group, keys in sorted(by_group.items()):
         experiment = tracker.experiment_id(group)
         with store.errors():
-            grid_filter = f"tags.{RUN_KIND_TAG} = 'grid' and tags.{GRID_KEY_TAG} = '{grid_key}'"
-            for earlier in store.search(experiment, grid_filter):  # this grid, run before
+            for earlier in store.search(experiment, _grid_filter(grid_key)):  # run before
                 store.client.delete_run(earlier.info.run_id)
             tags = {RUN_KIND_TAG: "grid", GRID_KEY_TAG: grid_key, "task_group": group}
+            if outputs_digest is not None:
+                tags[OUTPUTS_TAG] = outputs_digest
             tags["mlflow.runName"] = grid_run_name(grid_key, span_ms[0])
             run = store.client.create_run(experiment, start_time=span_ms[0], tags=tags)
             run_id = run.info.run_id
@@ -66,6 +71,32 @@ def log_grid_run(
             store.terminate(run_id, "FINISHED", span_ms[1])
         runs[experiment] = run_id
     return runs
+
+
+def grid_run_holds(
+    tracker: Tracker, grid_key: str, eval_keys: Collection[str], outputs_digest: str
+) -> bool:
+    """Whether each task group the grid touches holds one finished grid run of ``grid_key``
+    tagged with ``outputs_digest`` (logging it again would change nothing but its span)."""
+    if not tracker.active:
+        return False
+    groups = {
+        result.task_group
+        for result in load_results(tracker.results, skip_invalid=True, eval_keys=set(eval_keys))
+    }
+    for group in sorted(groups):
+        experiment = tracker.experiment_id(group)
+        with tracker.store.errors():
+            found = tracker.store.search(experiment, _grid_filter(grid_key))
+        if len(found) != 1 or found[0].info.status != "FINISHED":
+            return False
+        if found[0].data.tags.get(OUTPUTS_TAG) != outputs_digest:
+            return False
+    return bool(groups)
+
+
+def _grid_filter(grid_key: str) -> str:
+    return f"tags.{RUN_KIND_TAG} = 'grid' and tags.{GRID_KEY_TAG} = '{grid_key}'"
 
 
 def _link_cells(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.grid.plan import Cell
 from bench.grid.results import CellResult
-from bench.tracking.grid_run import log_grid_run
+from bench.tracking.grid_run import grid_run_holds, log_grid_run
 from bench.tracking.sync import Tracker, TrackingError
 
 log = logging.getLogger(__name__)
@@ -63,15 +63,29 @@ class MlflowMirror:
         eval_keys: Collection[str],
         artifacts: Mapping[str, Sequence[Path]],
         span_ms: tuple[int, int],
+        outputs_digest: str | None = None,
     ) -> dict[str, str]:
         """The grid-level run (see ``bench.tracking.grid_run``): experiment id -> run id."""
         if self.tracker is None:
             return {}
         try:
-            return log_grid_run(self.tracker, grid_key, eval_keys, artifacts, span_ms)
+            return log_grid_run(
+                self.tracker, grid_key, eval_keys, artifacts, span_ms, outputs_digest
+            )
         except TrackingError as error:
             self._give_up(error)
             return {}
+
+    def holds_grid(self, grid_key: str, eval_keys: Collection[str], outputs_digest: str) -> bool:
+        """Whether the store already holds this grid's run, logged from outputs built from
+        ``outputs_digest`` (False when inactive: nothing to keep)."""
+        if self.tracker is None:
+            return False
+        try:
+            return grid_run_holds(self.tracker, grid_key, eval_keys, outputs_digest)
+        except TrackingError as error:
+            self._give_up(error)
+            return False
 
     def _give_up(self, error: TrackingError) -> None:
         log.warning("MLflow logging stopped (results are safe on disk): %s", error)

@@ -11,6 +11,7 @@ from bench.config import check_range, to_dict
 from bench.encoders.cropa_path import ATTENTION_PATHS, AttentionPath
 from bench.encoders.onednn_linear import LINEAR_BACKENDS, LinearBackend
 from bench.errors import ConfigError
+from bench.training.compile import CUDA_GRAPHS, CudaGraphs
 
 Precision = Literal["auto", "fp32", "bf16"]
 DeviceChoice = Literal["auto", "cpu", "cuda"]
@@ -31,11 +32,15 @@ class TrainConfig:
     ``find_unused_parameters`` lets DDP train a method whose loss leaves some trainable
     parameters unused in a step (slower; only needed then). ``compile``: torch.compile the
     objective (``bench.training.compile``: static shapes, compile time reported apart).
+    ``cuda_graphs``: CUDA graphs for the compiled step (``mode="reduce-overhead"``; "auto",
+    the default, on only for a compiled step with static shapes on CUDA, outside DDP;
+    "always" also with dynamic shapes, one graph per distinct shape, and an error where graphs
+    cannot run; "never"; ``bench.training.compile.use_cuda_graphs``).
     ``attention``: the CroPA implementation of the method's patch transformers ("auto",
     "dense" or "sparse"; ``bench.encoders.cropa_path``; both are exact). ``linear``: the
     back-end of the method's ``nn.Linear`` layers ("aten", torch's own, or "onednn", faster
     on CPU; ``bench.encoders.onednn_linear``; equal to float32 rounding). ``device``,
-    ``compile``, ``attention``, ``linear``, ``checkpoint_every`` and
+    ``compile``, ``cuda_graphs``, ``attention``, ``linear``, ``checkpoint_every`` and
     ``find_unused_parameters`` change how a run executes, not what it learns
     (``EXECUTION_FIELDS``): they are left out of run keys and resume checks.
     """
@@ -54,6 +59,7 @@ class TrainConfig:
     seed: int = 0
     device: DeviceChoice = "auto"
     compile: bool = False
+    cuda_graphs: CudaGraphs = "auto"
     find_unused_parameters: bool = False
     attention: AttentionPath = "auto"
     linear: LinearBackend = "aten"
@@ -62,6 +68,7 @@ class TrainConfig:
         "checkpoint_every",
         "device",
         "compile",
+        "cuda_graphs",
         "find_unused_parameters",
         "attention",
         "linear",
@@ -87,6 +94,15 @@ class TrainConfig:
         if self.attention not in ATTENTION_PATHS:
             raise ConfigError(
                 f"train.attention = {self.attention!r} is not one of {', '.join(ATTENTION_PATHS)}"
+            )
+        if self.cuda_graphs not in CUDA_GRAPHS:
+            raise ConfigError(
+                f"train.cuda_graphs = {self.cuda_graphs!r} is not one of {', '.join(CUDA_GRAPHS)}"
+            )
+        if self.cuda_graphs == "always" and (not self.compile or self.device == "cpu"):
+            raise ConfigError(
+                "train.cuda_graphs = 'always' needs train.compile: true and a CUDA device "
+                f"(compile {self.compile}, device {self.device!r}); use 'auto' or 'never'"
             )
         if self.linear not in LINEAR_BACKENDS:
             raise ConfigError(

@@ -30,7 +30,12 @@ from bench.method import Method, loss_scalars
 from bench.training.checkpoint import CHECKPOINT_NAME, method_header, save_checkpoint
 from bench.training.checks import check_records, check_same_run, read_shared_checkpoint
 from bench.training.collapse import collapse_summary
-from bench.training.compile import CompileClock, compile_objective
+from bench.training.compile import (
+    CompileClock,
+    compile_objective,
+    use_cuda_graphs,
+    wants_dynamic_shapes,
+)
 from bench.training.config import TrainConfig, autocast_dtype, resolve_device
 from bench.training.distributed import (
     Processes,
@@ -176,7 +181,18 @@ class TrainingLoop:
         )
         self.parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
         objective = data_parallel(Objective(method), processes, config.find_unused_parameters)
-        self.objective: nn.Module = compile_objective(objective) if config.compile else objective
+        self.cuda_graphs = use_cuda_graphs(
+            config.cuda_graphs,
+            self.device,
+            compiled=config.compile,
+            dynamic=wants_dynamic_shapes(objective),
+            ddp=processes.distributed,
+        )
+        self.objective: nn.Module = (
+            compile_objective(objective, cuda_graphs=self.cuda_graphs)
+            if config.compile
+            else objective
+        )
         self.compile_clock = CompileClock()
         self.compile_before = 0.0  # compile seconds of earlier calls (from the checkpoint)
         self.history = History()
@@ -306,6 +322,8 @@ class TrainingLoop:
             if self.dtype is not None
             else nullcontext()
         )
+        if self.cuda_graphs:  # a new step: the graphs may now overwrite the last step's outputs
+            torch.compiler.cudagraph_mark_step_begin()
         with autocast:
             output = self.objective(batch)
         return loss_scalars(self.method, output)

@@ -76,8 +76,12 @@ class History:
         return len(self.columns.get("step", []))
 
     def add(self, known: dict[str, float], scalars: dict[str, Tensor]) -> None:
-        """Queue one step: plain numbers plus 0-d tensors still on the device."""
-        self._pending.append((known, {k: v.detach().float() for k, v in scalars.items()}))
+        """Queue one step: plain numbers plus float32 copies of 0-d tensors still on the device.
+
+        Copies, as a CUDA graph's next replay overwrites the tensors a step returned.
+        """
+        queued = {k: v.detach().to(torch.float32, copy=True) for k, v in scalars.items()}
+        self._pending.append((known, queued))
 
     def flush(self) -> None:
         """Move queued steps into the columns; NonFiniteLossError on a NaN/inf loss."""

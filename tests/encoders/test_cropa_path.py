@@ -7,6 +7,9 @@ import torch
 from timm.models.vision_transformer import Block
 
 from bench.encoders.base import InputSpec
+from bench.encoders.cropa import cropa_mask
+from bench.encoders.cropa_path import CroPAAttention
+from bench.encoders.cropa_sparse import CroPAGrid
 from bench.encoders.patch_transformer import (
     PatchTransformer,
     PatchTransformerConfig,
@@ -56,3 +59,44 @@ def test_weights_keep_timm_block_names() -> None:
 def test_unknown_path_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="attention path 'flex'"):
         set_attention_path(PatchTransformer(CONFIG, SPEC), "flex")  # type: ignore[arg-type]
+
+
+def test_sparse_layer_applies_query_and_key_norms() -> None:
+    """With timm's q/k norms the sparse layer still equals the dense one (outputs, gradients)."""
+    torch.manual_seed(0)
+    layer = CroPAAttention(16, num_heads=2, qk_norm=True, norm_layer=torch.nn.LayerNorm)
+    with torch.no_grad():
+        layer.q_norm.weight.uniform_(0.5, 1.5)
+        layer.k_norm.bias.uniform_(-0.5, 0.5)
+    leads, width = 3, 4
+    x = torch.randn(2, leads * width, 16)
+    mask = cropa_mask(
+        torch.arange(leads).repeat_interleave(width), torch.arange(width).repeat(leads)
+    )
+    results = []
+    for attn_mask in (mask, CroPAGrid(leads)):
+        layer.zero_grad()
+        out = layer(x, attn_mask=attn_mask)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append((out.detach(), [p.grad.clone() for p in layer.parameters()]))
+    torch.testing.assert_close(results[1][0], results[0][0], atol=1e-5, rtol=1e-5)
+    for got, want in zip(results[1][1], results[0][1], strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_sparse_encoder_compiles_with_and_without_gradients() -> None:
+    torch.manual_seed(0)
+    encoder = PatchTransformer(CONFIG, SPEC)
+    set_attention_path(encoder, "sparse")
+    x = torch.randn(2, SPEC.n_leads, SPEC.n_samples)
+    compiled = torch.compile(encoder.tokens, backend="aot_eager")
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), encoder.tokens(x))
+    grads = []
+    for run_tokens in (encoder.tokens, compiled):
+        encoder.zero_grad()
+        run_tokens(x).square().sum().backward()
+        grads.append([p.grad.clone() for p in encoder.parameters()])
+    for got, want in zip(grads[1], grads[0], strict=True):
+        torch.testing.assert_close(got, want)

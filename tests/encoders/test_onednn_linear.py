@@ -6,12 +6,14 @@ import copy
 
 import pytest
 import torch
+from timm.layers import Mlp
 from torch import nn
 
 from bench.encoders.base import InputSpec
 from bench.encoders.onednn_linear import (
     OneDNNLinear,
     OneDNNLinearFunction,
+    OneDNNMlp,
     onednn_applies,
     set_linear_backend,
 )
@@ -119,3 +121,30 @@ def test_patch_transformer_same_tokens_and_gradients() -> None:
     torch.testing.assert_close(results[1][0], results[0][0], atol=1e-5, rtol=1e-5)
     for got, want in zip(results[1][1], results[0][1], strict=True):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_mlp_fuses_gelu_only_without_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    reference = Mlp(24, 64)
+    fast = copy.deepcopy(reference)
+    set_linear_backend(fast, "onednn")
+    assert type(fast) is OneDNNMlp
+    op = torch.ops.mkldnn._linear_pointwise
+    post_ops: list[str] = []
+
+    def recording(*args: object) -> torch.Tensor:
+        post_ops.append(str(args[3]))
+        return op(*args)
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", recording)
+    x = torch.randn(3, 7, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), reference(x), atol=1e-6, rtol=1e-6)
+    assert post_ops == ["gelu", "none"]  # fc1 with its GELU in one call, then fc2
+    post_ops.clear()
+    x.requires_grad_(True)
+    fast(x).sum().backward()
+    assert post_ops[:2] == ["none", "none"]  # with a graph: fc1, GELU and fc2 apart
+    assert x.grad is not None
+    set_linear_backend(fast, "aten")
+    assert type(fast) is Mlp and type(fast.fc1) is nn.Linear

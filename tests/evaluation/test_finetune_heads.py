@@ -16,8 +16,8 @@ from bench.evaluation.finetune import (
     Classifier,
     WindowedEval,
     _one_cycle,
-    _optimizer,
     finetune,
+    finetune_optimizer,
     head_spec,
 )
 from bench.method import HeadSpec
@@ -69,7 +69,7 @@ def test_paper_head_is_bn_dropout_linear_relu_bn_dropout_linear() -> None:
 def test_one_cycle_follows_fastai_defaults_per_parameter_group() -> None:
     config = FinetuneConfig(schedule="one_cycle", lr=1e-2, warmup_fraction=0.3)
     model = Classifier(MeanEncoder(), 2, CPC_HEAD)  # type: ignore[arg-type]
-    optimizer = _optimizer(model, config, encoder_scale=0.1, device=CPU)
+    optimizer = finetune_optimizer(model, config, encoder_scale=0.1, device=CPU)
     total = 100
     scheduler = _one_cycle(optimizer, config, total)
     lrs, betas = [], []

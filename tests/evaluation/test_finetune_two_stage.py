@@ -50,7 +50,7 @@ def test_stages_split_the_profile_budget_in_the_papers_ratio() -> None:
 def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
     """Record the model's states around every stage and every optimiser built."""
     seen: dict[str, list[Any]] = {"before": [], "after": [], "optimizers": []}
-    train_stage, optimizer = finetune_module._Run.train_stage, finetune_module._optimizer
+    train_stage, optimizer = finetune_module._Run.train_stage, finetune_module.finetune_optimizer
 
     def spied_stage(self: Any, stage: Stage) -> None:
         seen["before"].append((stage, _state(self.model), self.best))
@@ -63,7 +63,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
         return built
 
     monkeypatch.setattr(finetune_module._Run, "train_stage", spied_stage)
-    monkeypatch.setattr(finetune_module, "_optimizer", spied_optimizer)
+    monkeypatch.setattr(finetune_module, "finetune_optimizer", spied_optimizer)
     return seen
 
 

@@ -175,6 +175,14 @@ def test_bad_options_fail_clearly(options: dict[str, Any], message: str) -> None
         run_perf(PerfOptions(**{**FAST, **options}))
 
 
+def test_cuda_graphs_option_reaches_the_train_config() -> None:
+    options = {**FAST, "methods": ("cpc",), "compile": True}
+    (case,), _ = plan_cases(PerfOptions(**options, cuda_graphs="never"))
+    assert case.train.compile and case.train.cuda_graphs == "never"
+    with pytest.raises(ConfigError, match=r"train\.cuda_graphs = 'always' needs"):
+        plan_cases(PerfOptions(**options, cuda_graphs="always"))  # on a CPU
+
+
 def test_unknown_method_suggests_a_name() -> None:
     with pytest.raises(UnknownNameError, match="jepa"):
         run_perf(PerfOptions(methods=("jepaa",), **FAST))
@@ -202,6 +210,7 @@ def test_command_prints_the_table_and_writes_csv(
     parts = sum(float(record[f"{part}_ms"]) for part in ("data", "forward", "backward"))
     assert parts == pytest.approx(float(record["step_ms"]), rel=0.1, abs=2.0)
     assert record["mfu"] == "" and int(record["flops_per_step"]) > 0
+    assert record["cuda_graphs"] == "False"  # never on a CPU
     assert float(record["matmul_share"]) == pytest.approx(
         float(record["achieved_tflops"]) / float(record["matmul_tflops"])
     )

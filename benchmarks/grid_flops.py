@@ -1,0 +1,380 @@
+"""The matrix-product FLOPs (``bench.perf.flops.count_flops``) of what a planned grid computes,
+one real step or a few windows of each distinct shape, multiplied out:
+
+- pretraining: one step of each distinct pretraining (its ``TrainingLoop`` on the real training
+  records, ``bench.perf.measure.count_step_flops``; the mean over ``pretrain_draws`` draws
+  of the method's random masks, which change JEPA's token counts) x its ``total_steps``;
+- fine-tune train: per cell, one step per stage at the batch the fine-tune uses
+  (``min(batch_size, labelled records)``) x the stage's planned steps (``planned_steps`` split by
+  ``plan_stages``; a frozen-encoder stage is the no-grad encoder forward + the head);
+  early stopping is ignored (planned steps: an upper bound where a stage has ``patience``
+  evaluations or more; the smoke profile's 2 evaluations never stop early);
+- fine-tune scoring: the validation windows x each evaluation of the plan (a frozen-encoder
+  evaluation applies the head only: the encoder's features, memoised per process, are counted
+  once per encoder and validation fold, as one process computes them), plus the test windows
+  once, forward only;
+- linear embedding: the encoder forward over every window of the unit's dataset, once per
+  encoder (the embeddings are cached on disk per encoder: a cold cache is counted).
+
+FLOPs are linear in the batch for these models, so a window's forward is counted on two
+windows and scaled. Not counted (not matrix products): the linear probes' L-BFGS fits (timed
+instead by ``machine_rates.probe_seconds``), the bootstrap CIs, data loading, optimiser updates
+and element-wise work. Noise robustness scoring and segmentation cells are refused.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.data.ragged import Ragged
+from bench.encoders.base import Encoder
+from bench.errors import ConfigError
+from bench.evaluation.finetune import (
+    Classifier,
+    finetune_optimizer,
+    head_only_logits,
+    head_spec,
+    planned_steps,
+)
+from bench.evaluation.finetune_crops import random_crops, training_records
+from bench.evaluation.finetune_stages import Stage, plan_stages
+from bench.evaluation.fractions import task_fraction_rows, task_validation_rows
+from bench.evaluation.objectives import Objective
+from bench.evaluation.windows import window_starts
+from bench.grid.plan import Cell, Unit
+from bench.grid.workspace import Workspace
+from bench.perf.flops import count_flops
+from bench.perf.measure import count_step_flops
+from bench.task import TaskData
+from bench.training.checkpoint import CHECKPOINT_NAME
+from bench.training.loop import TrainingLoop
+from bench.training.planning import input_spec_for
+from bench.training.state import seed_everything
+
+COMPONENTS = ("pretraining", "finetune train", "finetune scoring", "linear embedding")
+CPU = torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Item:
+    """FLOPs of one piece of the grid: a pretraining, a fine-tune cell's part, an embedding."""
+
+    component: str
+    method: str
+    flops: int
+    items: int = 1  # pretrainings, cells or embeddings it stands for (0: part of another's)
+
+
+@dataclass(frozen=True)
+class PretrainCount:
+    """One pretraining: its steps and the FLOPs of one step, counted over several draws."""
+
+    method: str
+    steps: int
+    draws: tuple[int, ...]
+
+    @property
+    def flops(self) -> int:
+        """Steps x the mean FLOPs per step over the draws."""
+        return round(self.steps * sum(self.draws) / len(self.draws))
+
+
+@dataclass(frozen=True)
+class FinetuneCount:
+    """One fine-tune cell: steps and FLOPs per step of each stage, and its scoring FLOPs."""
+
+    batch: int
+    stage_steps: tuple[int, ...]
+    step_flops: tuple[int, ...]
+    val_windows: int
+    test_windows: int
+    evaluations: tuple[str, ...]  # the trained part ("head" or "all") at each evaluation
+    window_flops: int  # forward of one window, encoder + head
+    head_window_flops: int  # the head alone on one window's features
+    may_stop_early: bool
+
+    @property
+    def train_flops(self) -> int:
+        """Steps x FLOPs per step, summed over the stages."""
+        return sum(s * f for s, f in zip(self.stage_steps, self.step_flops, strict=True))
+
+    @property
+    def scoring_flops(self) -> int:
+        """Validation at each evaluation plus the test fold once (frozen features excluded)."""
+        per_eval = [
+            self.head_window_flops if e == "head" else self.window_flops for e in self.evaluations
+        ]
+        return self.val_windows * sum(per_eval) + self.test_windows * self.window_flops
+
+
+@dataclass
+class GridCount:
+    """Everything counted: the items, each fine-tune cell's count, the distinct probe fits."""
+
+    items: list[Item] = field(default_factory=list)
+    finetunes: dict[str, FinetuneCount] = field(default_factory=dict)  # by eval key
+    pretrainings: dict[str, PretrainCount] = field(default_factory=dict)  # by unit key
+    probe_fits: dict[tuple[str, str, bytes], Cell] = field(default_factory=dict)  # distinct fits
+
+    def total(self, component: str | None = None) -> int:
+        """FLOPs of one component's items (None: of all)."""
+        return sum(i.flops for i in self.items if component in (None, i.component))
+
+
+def n_windows(signals: np.ndarray | Ragged, window: int, stride: int) -> int:
+    """Windows ``window_chunks`` cuts from ``signals`` (short ragged records padded to one)."""
+    if isinstance(signals, Ragged):
+        lengths, counts = np.unique(np.maximum(signals.lengths, window), return_counts=True)
+        return sum(
+            len(window_starts(int(n), window, stride)) * int(c)
+            for n, c in zip(lengths, counts, strict=True)
+        )
+    return len(signals) * len(window_starts(signals.shape[-1], window, stride))
+
+
+def evaluation_plan(stages: Sequence[Stage], total: int, evaluations: int) -> list[list[str]]:
+    """Per stage, the trained part at each validation of ``_Run.train_stage`` (no early stop):
+    every ``total // evaluations`` steps of the whole run and at the end of each stage."""
+    every, done, plan_ = max(1, total // evaluations), 0, []
+    for stage in stages:
+        marks = []
+        for step in range(stage.steps):
+            done += 1
+            if done % every == 0 or step + 1 == stage.steps:
+                marks.append(stage.trains)
+        plan_.append(marks)
+    return plan_
+
+
+class GridCounter:
+    """Counts a workspace's cells, building each encoder and head as the grid does (untrained:
+    FLOPs do not depend on the weights) and memoising per distinct shape."""
+
+    def __init__(self, workspace: Workspace, pretrain_draws: int = 16):
+        self.workspace = workspace
+        self.pretrain_draws = pretrain_draws
+        self._encoders: dict[str, Encoder] = {}
+        self._steps: dict[tuple[str, str, int, str], int] = {}
+        self._windows: dict[tuple[str, int], tuple[int, int]] = {}
+        self._embed: dict[str, int] = {}
+
+    def count(self, cells: Sequence[Cell]) -> GridCount:
+        """Every pretraining, fine-tune cell and embedding of ``cells``."""
+        counted = GridCount()
+        units = {c.unit.key: c.unit for c in cells}
+        for unit in units.values():
+            if unit.needs_pretraining:
+                pretraining = counted.pretrainings[unit.key] = self.pretraining(unit)
+                counted.items.append(Item("pretraining", unit.method, pretraining.flops))
+        frozen: set[tuple[str, str, bytes]] = set()
+        embedded: set[str] = set()
+        for cell in cells:
+            if cell.task.kind == "segmentation" or cell.unit.evaluation.noise.enabled:
+                raise ConfigError(
+                    f"{cell.unit.method} / {cell.task.name}: segmentation cells and noise "
+                    "robustness scoring are not counted; leave them out of the grid"
+                )
+            if cell.protocol == "finetune":
+                self._add_finetune(cell, counted, frozen)
+            else:
+                key = Workspace.encoder_key(cell.unit, cell.seed)
+                if key not in embedded:
+                    embedded.add(key)
+                    flops = self.embedding_flops(cell.unit)
+                    counted.items.append(Item("linear embedding", cell.unit.method, flops))
+                counted.probe_fits.setdefault(self.fit_key(cell), cell)
+        return counted
+
+    def _add_finetune(
+        self, cell: Cell, counted: GridCount, frozen: set[tuple[str, str, bytes]]
+    ) -> None:
+        """The cell's train and scoring items, and its frozen validation features where it
+        has a frozen-encoder stage and no cell before computed them (``frozen_features``)."""
+        one = self.finetune_count(cell)
+        counted.finetunes[cell.eval_key] = one
+        method = cell.unit.method
+        counted.items.append(Item("finetune train", method, one.train_flops))
+        counted.items.append(Item("finetune scoring", method, one.scoring_flops))
+        if "head" in one.evaluations:  # frozen features: once per encoder and fold
+            data, _, val, _ = self.rows(cell)
+            key = (cell.unit.key, cell.task.name, val.tobytes())
+            if key not in frozen:
+                frozen.add(key)
+                encoder = self.window_flops(cell.unit, data.labels.shape[1])[1]
+                counted.items.append(Item("finetune scoring", method, one.val_windows * encoder, 0))
+
+    def rows(self, cell: Cell) -> tuple[TaskData, np.ndarray, np.ndarray, np.ndarray]:
+        """The cell's task data and its labelled, validation and test rows (as ``run_cell``)."""
+        unit = cell.unit
+        data = self.workspace.task_data(cell.task, unit.setup.preprocessing)
+        subset = task_fraction_rows(data, cell.fraction, cell.seed)
+        val = task_validation_rows(data, cell.fraction, cell.seed, unit.evaluation.val_fraction)
+        return data, subset, val, data.split_indices("test")
+
+    def fit_key(self, cell: Cell) -> tuple[str, str, bytes]:
+        """What makes a probe fit distinct (``probe_cache``): encoder, task and its rows."""
+        _, subset, val, _ = self.rows(cell)
+        rows = subset.tobytes() + b"|" + val.tobytes()
+        return Workspace.encoder_key(cell.unit, cell.seed), cell.task.name, rows
+
+    def encoder(self, unit: Unit) -> Encoder:
+        """The unit's encoder built as ``Workspace`` builds it (a pretraining's untrained)."""
+        if unit.key not in self._encoders:
+            seed_everything(unit.seed if unit.seed is not None else 0)
+            spec = (
+                unit.plan.spec.input_spec
+                if unit.plan is not None
+                else input_spec_for(self.workspace.unit_data(unit), unit.setup.window_s)
+            )
+            self._encoders[unit.key] = unit.setup.method(unit.setup.method_config, spec).encoder
+        return self._encoders[unit.key]
+
+    def classifier(self, unit: Unit, n_classes: int) -> Classifier:
+        """The fine-tuned model of ``finetune``: a copy of the encoder and the cell's head."""
+        head = head_spec(unit.evaluation.finetune, unit.named_head)
+        return Classifier(copy.deepcopy(self.encoder(unit)), n_classes, head)
+
+    def windows_shape(self, unit: Unit) -> tuple[int, int, int]:
+        """Leads, window and stride (samples) of the unit's scoring windows."""
+        data = self.workspace.unit_data(unit)
+        window, stride = self.workspace.window(data, unit)
+        return len(data.lead_names), window, stride
+
+    def window_flops(self, unit: Unit, n_classes: int) -> tuple[int, int]:
+        """Forward FLOPs of one window: the whole classifier and the encoder alone."""
+        key = (unit.key, n_classes)
+        if key not in self._windows:
+            model = self.classifier(unit, n_classes).eval()
+            leads, window, _ = self.windows_shape(unit)
+            x = torch.randn(2, leads, window, generator=torch.Generator().manual_seed(0))
+            with torch.no_grad():
+                full = count_flops(lambda: model(x))
+                encoder = count_flops(lambda: model.encoder.embed(x))
+            self._windows[key] = (full // 2, encoder // 2)
+        return self._windows[key]
+
+    def embedding_flops(self, unit: Unit) -> int:
+        """The encoder forward over every window of the unit's dataset (``dataset_embeddings``)."""
+        if unit.key not in self._embed:
+            encoder = self.encoder(unit).eval()
+            leads, window, stride = self.windows_shape(unit)
+            x = torch.randn(2, leads, window, generator=torch.Generator().manual_seed(0))
+            with torch.no_grad():
+                per_window = count_flops(lambda: encoder.embed(x)) // 2
+            signals = self.workspace.unit_data(unit).signals
+            self._embed[unit.key] = n_windows(signals, window, stride) * per_window
+        return self._embed[unit.key]
+
+    def pretraining(self, unit: Unit) -> PretrainCount:
+        """The unit's pretraining, its loop on its data: total steps and ``pretrain_draws``
+        counts of one step (the same crops, the method's own random draws, e.g. JEPA's masks,
+        whose visible token counts vary)."""
+        assert unit.plan is not None
+        if unit.plan.spec.corpus is not None:
+            corpus = self.workspace.corpus(unit.setup.preprocessing, unit.corpus_records or "all")
+            signals = corpus.records.training_signals()
+        else:
+            data = self.workspace.unit_data(unit)
+            signals = data.signals[data.split_indices("train")]
+        seed_everything(unit.setup.train.seed)
+        method = unit.setup.method(unit.setup.method_config, unit.plan.spec.input_spec)
+        with tempfile.TemporaryDirectory(prefix="grid-floor-") as folder:  # the loop never saves
+            loop = TrainingLoop(
+                method, signals, unit.setup.train, Path(folder) / CHECKPOINT_NAME, {}
+            )
+            draws = tuple(count_step_flops(loop) for _ in range(self.pretrain_draws))
+            return PretrainCount(unit.method, loop.total_steps, draws)
+
+    def finetune_count(self, cell: Cell) -> FinetuneCount:
+        """Steps, FLOPs per step and scoring of one fine-tune cell as ``finetune`` plans it."""
+        unit, config = cell.unit, cell.unit.evaluation.finetune
+        data, subset, val, test = self.rows(cell)
+        _, window, stride = self.windows_shape(unit)
+        batch = min(config.batch_size, len(subset))
+        total = planned_steps(len(subset), batch, config)
+        scale = config.encoder_lr_scale if unit.needs_pretraining else 1.0
+        stages = plan_stages(total, config, scale, unit.finetune_stages)
+        marks = evaluation_plan(stages, total, config.evaluations)
+        full, encoder = self.window_flops(unit, data.labels.shape[1])
+        step_flops = tuple(self.step_flops(cell, data, subset, batch, s.trains) for s in stages)
+        return FinetuneCount(
+            batch=batch,
+            stage_steps=tuple(s.steps for s in stages),
+            step_flops=step_flops,
+            val_windows=n_windows(data.signals[val], window, stride),
+            test_windows=n_windows(data.signals[test], window, stride),
+            evaluations=tuple(m for stage in marks for m in stage),
+            window_flops=full,
+            head_window_flops=full - encoder,
+            may_stop_early=any(len(m) >= config.patience + (i == 0) for i, m in enumerate(marks)),
+        )
+
+    def step_flops(
+        self, cell: Cell, data: TaskData, subset: np.ndarray, batch: int, trains: str
+    ) -> int:
+        """FLOPs of one training step (forward + backward) of a stage training ``trains``."""
+        key = (cell.unit.key, cell.task.name, batch, trains)
+        if key not in self._steps:
+            step = TrainStep(self, cell, data, subset, batch, trains == "all")
+            self._steps[key] = count_flops(step.forward_backward)
+        return self._steps[key]
+
+
+class TrainStep:
+    """One fine-tune training step of a cell as ``_Run.train_stage`` takes it."""
+
+    def __init__(
+        self,
+        counter: GridCounter,
+        cell: Cell,
+        data: TaskData,
+        subset: np.ndarray,
+        batch: int,
+        train_encoder: bool,
+    ):
+        unit, config = cell.unit, cell.unit.evaluation.finetune
+        self.model = counter.classifier(unit, data.labels.shape[1]).train()
+        self.model.encoder.requires_grad_(train_encoder)
+        if not train_encoder:
+            self.model.encoder.eval()
+        self.train_encoder = train_encoder
+        self.records = training_records(data.signals[subset], CPU)
+        _, self.window, _ = counter.windows_shape(unit)
+        self.labels = torch.as_tensor(data.labels[subset], dtype=torch.float32)
+        huber = config.huber_delta if config.regression_loss == "huber" else None
+        task = cell.task
+        self.objective = Objective.for_task(task.kind, task.main_metric, data.labels[subset], huber)
+        self.batch = batch
+        self.config = config
+        self.generator = torch.Generator().manual_seed(cell.seed)
+        scale = config.encoder_lr_scale if unit.needs_pretraining else 1.0
+        self.optimizer = finetune_optimizer(self.model, config, scale, CPU, None, train_encoder)
+
+    def crops(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step's (rows, crops), drawn as ``_Run._crops`` draws them."""
+        if isinstance(self.records, torch.Tensor):
+            return random_crops(self.records, self.batch, self.window, self.generator)
+        population = self.records.eligible(self.window)
+        return self.records.random_crops(population, self.batch, self.window, self.generator)
+
+    def forward_backward(self) -> None:
+        """Crops, forward and backward: what the FLOP count of a step covers."""
+        rows, crops = self.crops()
+        self.optimizer.zero_grad(set_to_none=True)
+        model = self.model
+        logits = model(crops) if self.train_encoder else head_only_logits(model, crops)
+        self.objective.loss(logits.float(), self.labels[rows]).backward()
+
+    def __call__(self) -> None:
+        """The whole step: forward, backward, clipping and the AdamW update."""
+        self.forward_backward()
+        if self.config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
