@@ -91,6 +91,20 @@ def compile_objective(
     )
 
 
+def prepare_objective(
+    objective: nn.Module,
+    compile: bool,
+    cuda_graphs: CudaGraphs,
+    device: torch.device,
+    ddp: bool = False,
+) -> tuple[nn.Module, bool]:
+    """What the loop calls each step: ``objective``, compiled where ``compile`` (with CUDA
+    graphs where ``use_cuda_graphs`` says so); and whether its steps run as CUDA graphs."""
+    dynamic = wants_dynamic_shapes(objective)
+    graphs = use_cuda_graphs(cuda_graphs, device, compiled=compile, dynamic=dynamic, ddp=ddp)
+    return (compile_objective(objective, cuda_graphs=graphs) if compile else objective), graphs
+
+
 def compiled_frames() -> int:
     """Frames dynamo has compiled in this process so far (each compile and recompile)."""
     from torch._dynamo.utils import counters

@@ -30,12 +30,7 @@ from bench.method import Method, loss_scalars
 from bench.training.checkpoint import CHECKPOINT_NAME, method_header, save_checkpoint
 from bench.training.checks import check_records, check_same_run, read_shared_checkpoint
 from bench.training.collapse import collapse_summary
-from bench.training.compile import (
-    CompileClock,
-    compile_objective,
-    use_cuda_graphs,
-    wants_dynamic_shapes,
-)
+from bench.training.compile import CompileClock, prepare_objective
 from bench.training.config import TrainConfig, autocast_dtype, resolve_device
 from bench.training.distributed import (
     Processes,
@@ -181,17 +176,8 @@ class TrainingLoop:
         )
         self.parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
         objective = data_parallel(Objective(method), processes, config.find_unused_parameters)
-        self.cuda_graphs = use_cuda_graphs(
-            config.cuda_graphs,
-            self.device,
-            compiled=config.compile,
-            dynamic=wants_dynamic_shapes(objective),
-            ddp=processes.distributed,
-        )
-        self.objective: nn.Module = (
-            compile_objective(objective, cuda_graphs=self.cuda_graphs)
-            if config.compile
-            else objective
+        self.objective, self.cuda_graphs = prepare_objective(
+            objective, config.compile, config.cuda_graphs, self.device, processes.distributed
         )
         self.compile_clock = CompileClock()
         self.compile_before = 0.0  # compile seconds of earlier calls (from the checkpoint)

@@ -21,14 +21,6 @@ from bench.tracking.sync import Tracker, experiment_name
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.store")
 
 
-@pytest.fixture(autouse=True)
-def no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A user's tracking settings must not leak into the test."""
-    for name in ("BENCH_MLFLOW_URI", "MLFLOW_TRACKING_URI", "BENCH_MLFLOW_EXPERIMENT_PREFIX"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("RANK", raising=False)
-
-
 def _grid_runs(tracker: Tracker) -> list[Run]:
     client = MlflowClient(tracker.uri)
     experiment = client.get_experiment_by_name(experiment_name("toys"))

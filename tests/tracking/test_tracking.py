@@ -19,14 +19,6 @@ KEY = "a1b2c3d4e5f6"
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.store")
 
 
-@pytest.fixture(autouse=True)
-def no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A user's tracking settings must not leak into the tests."""
-    for name in ("BENCH_MLFLOW_URI", "MLFLOW_TRACKING_URI", "BENCH_MLFLOW_EXPERIMENT_PREFIX"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("RANK", raising=False)
-
-
 @pytest.fixture(scope="module")
 def empty_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated, empty SQLite store built once: creating one costs seconds, copying it not."""

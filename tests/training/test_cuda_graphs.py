@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from bench.config import from_dict
 from bench.encoders.base import InputSpec
 from bench.errors import ConfigError
-from bench.training import loop as loop_module
+from bench.training import compile as compile_module
 from bench.training.compile import CUDA_GRAPHS, compile_objective, use_cuda_graphs
 from bench.training.config import TrainConfig
 from bench.training.loop import Objective, TrainingLoop, pretrain
@@ -124,7 +124,9 @@ def test_loop_marks_each_step_and_keeps_copies(
     monkeypatch.setattr(torch, "compile", fake_compile)
     monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: events.append("mark"))
     monkeypatch.setattr(
-        loop_module, "use_cuda_graphs", lambda choice, device, *, compiled, dynamic, ddp: compiled
+        compile_module,
+        "use_cuda_graphs",
+        lambda choice, device, *, compiled, dynamic, ddp: compiled,
     )  # as on a GPU
     graphed = pretrain(toys.build(), toys.signals(), config, tmp_path / "graphs", progress=False)
     assert modes == ["reduce-overhead"]
