@@ -107,7 +107,7 @@ def fit_protocol(
         WindowedEval(window, stride, evaluation.aggregate, evaluation.batch_size),
         workspace.device,
         cell.seed,
-        encoder_lr_scale=None if cell.unit.needs_pretraining else 1.0,
+        encoder_lr_scale=None if cell.unit.pretrained_encoder else 1.0,
         progress=workspace.progress,
         named_head=cell.unit.named_head,
         objective=Objective.for_task(kind, main_metric, data.labels[rows.train], huber),
