@@ -185,6 +185,12 @@ class Method(nn.Module, ABC):
         return cls(config, input_spec).encoder
 
     @classmethod
+    def seen_in_training(cls, task_sources: tuple[str, ...]) -> str | None:
+        """A note when a task's data (its datasets or sources) was in this method's own
+        training data (a published checkpoint's corpus); None when not, or not known."""
+        return None
+
+    @classmethod
     def unit_identity(cls, config: Any) -> dict[str, Any]:
         """Extra facts that name its encoder in run keys and provenance (a checkpoint's
         weights file and SHA-256); empty for methods whose config says it all."""

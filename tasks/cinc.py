@@ -68,6 +68,10 @@ class CincTask(Task):
         self.sources = sources
         self.present_only = present_only
 
+    def data_sources(self) -> tuple[str, ...]:
+        """Its CinC sources (every source of the year's Challenge when it names none)."""
+        return self.sources or (f"cinc{self.year}",)
+
     def labels(self, data: SignalSet) -> Labels:
         """Multi-hot scored classes; records of other sources or without one are not kept."""
         missing = [c for c in ("labels", "source") if c not in data.meta.columns]

@@ -26,6 +26,7 @@ import numpy as np
 from torch import Tensor
 
 from bench.checkpoints.card import ModelCard, OfficialInput
+from bench.checkpoints.leakage import overlap
 from bench.checkpoints.state_dict import (
     load_checked,
     read_weights,
@@ -113,6 +114,12 @@ class CheckpointMethod(Method):
         """What names the weights in run keys and provenance: file name and SHA-256."""
         path = resolve_weights(cls.name, cls.card, config.weights)
         return {"weights": path.name, "weights_sha256": sha256(path)}
+
+    @classmethod
+    def seen_in_training(cls, task_sources: tuple[str, ...]) -> str | None:
+        """The leakage note of a task whose data overlaps the card's corpora."""
+        found = overlap(cls.name, cls.card, task_sources)
+        return None if found is None else found.note()
 
     @classmethod
     @abstractmethod

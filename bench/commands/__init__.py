@@ -6,6 +6,7 @@ evaluation, training) and everything below; nothing but ``bench.cli`` imports a 
 
 from bench.commands import (
     check,
+    checkpoints,
     data,
     fractions,
     listing,
@@ -25,6 +26,7 @@ COMMAND_MODULES = [
     pretrain,
     run,
     check,
+    checkpoints,
     report,
     report_page,
     mlflow_ui,

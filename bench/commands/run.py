@@ -68,6 +68,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="[DATASET=]PATH",
         help="dataset folder (PATH alone applies to every dataset of the run)",
     )
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a published checkpoint's weights file (default: $BENCH_WEIGHTS_DIR/<official "
+        "file name>; `bench checkpoints` lists the names and files)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their status")
     parser.add_argument("--overwrite", action="store_true", help="redo finished cells")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -100,6 +108,27 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def _export_weights(options: list[str]) -> None:
+    """``--weights NAME=PATH`` into ``$BENCH_WEIGHTS``, where every worker process finds it."""
+    if options:
+        from bench.checkpoints.weights import WEIGHTS_ENV, explicit_weights, parse_weights_options
+
+        pairs = {**explicit_weights(), **parse_weights_options(options)}
+        os.environ[WEIGHTS_ENV] = ",".join(f"{name}={path}" for name, path in pairs.items())
+
+
+def _show_licences(cells: list[Any]) -> None:
+    """One line per published checkpoint in the grid: its weights' licence and source."""
+    shown = set()
+    for cell in cells:
+        card = getattr(cell.unit.setup.method, "card", None)
+        if card is not None and cell.unit.method not in shown:
+            shown.add(cell.unit.method)
+            print(
+                f"{cell.unit.method}: weights under {card.licence} ({card.code}); cite {card.paper}"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     """Plan, (dry-)run, then write leaderboards and figures of this grid's cells."""
     from bench.grid.launchers import check_launcher, launch_grid
@@ -109,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.paths import results_dir
 
     _refuse_torchrun()
+    _export_weights(args.weights)
     started_ms = int(time.time() * 1000)
     config = load_run_config(
         args.config, deep_merge(flag_values(args), parse_overrides(args.overrides))
@@ -117,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         check_launcher(args.launcher, args.address)
     workspace = workspace_for(config, progress=not args.no_progress)
     cells = plan_grid(config, workspace)
+    _show_licences(cells)
     if args.dry_run:
         statuses = [cell_status(cell) for cell in cells]
         for cell, status in zip(cells, statuses, strict=True):
