@@ -17,7 +17,7 @@ from bench.evaluation.challenge import (
     record_terms,
 )
 from bench.evaluation.metrics import MetricError, f1_thresholds
-from tasks.cinc import scored_classes
+from tasks.cinc import packaged_tables_root, scored_classes
 
 # classes NSR (sinus, index 0), AF, PAC
 W3 = np.array([[1.0, 0.25, 0.5], [0.25, 1.0, 0.5], [0.5, 0.5, 1.0]])
@@ -28,9 +28,9 @@ def scored(year: int) -> ScoredClasses:
 
 
 @pytest.fixture
-def tables(cinc_scoring_root: Path) -> Path:
-    """The organisers' tables (the test skips without them)."""
-    return cinc_scoring_root
+def tables() -> Path:
+    """The organisers' tables, as the package ships them."""
+    return packaged_tables_root()
 
 
 def test_worked_three_record_example() -> None:
