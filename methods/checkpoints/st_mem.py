@@ -2,8 +2,9 @@
 
 Facts from the official repository (commit 69ec70246c01fe32b14dea810af812556c06eab0):
 
-- Weights: the README's "Encoder" Google Drive file, ``st_mem_vit_base_encoder.pth``, written
-  by ``util/misc.py:save_model`` at the end of ``main_pretrain.py``: ``{'epoch', 'model':
+- Weights: the README's "Encoder" Google Drive file (``st_mem_vit_base_encoder.pth``, the name
+  its users load; the README gives only the link), written by ``util/misc.py:save_model`` at
+  the end of ``main_pretrain.py``: ``{'epoch', 'model':
   ST_MEM_ViT.state_dict(), 'optimizer': None, 'scaler': None, 'config'}``. The "Full" file
   (encoder + decoder) keeps the same weights under ``model['encoder.*']``; ``convert`` accepts
   both and drops the decoder explicitly. ``main_downstream.py`` loads ``checkpoint['model']``
