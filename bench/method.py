@@ -24,8 +24,8 @@ class InputRegime:
     """The input a method's paper feeds it, used where a profile says ``input: native``.
 
     rate (Hz), resample ("poly" | "fft"), leads ("12" | "8"), normalize ("none" | "record" |
-    "train": per-lead training-fold mean/std), ``window_s``, the crop of pretraining and the
-    evaluation window, and ``bandpass`` (Hz, None: no filtering; a published model's filter).
+    "train": per-lead training-fold mean/std) and ``window_s``, the crop of pretraining and
+    the evaluation window. No filtering (``bandpass`` None).
     """
 
     rate: int
@@ -33,7 +33,6 @@ class InputRegime:
     window_s: float
     normalize: Literal["none", "record", "train"] = "none"
     resample: Literal["poly", "fft"] = "poly"
-    bandpass: tuple[float, float] | None = None
 
     @classmethod
     def of(cls, preprocessing: Preprocessing, window_s: float) -> InputRegime:
@@ -42,15 +41,13 @@ class InputRegime:
         return cls(
             rate=preprocessing.rate, leads=preprocessing.leads, window_s=window_s,
             normalize=preprocessing.normalize, resample=preprocessing.resample,
-            bandpass=preprocessing.bandpass,
         )  # fmt: skip
 
     def preprocessing(self) -> Preprocessing:
         """These options as the shared ``Preprocessing`` (validated there)."""
         return Preprocessing(
-            rate=self.rate, resample=self.resample, leads=self.leads, normalize=self.normalize,
-            bandpass=self.bandpass,
-        )  # fmt: skip
+            rate=self.rate, resample=self.resample, leads=self.leads, normalize=self.normalize
+        )
 
 
 @dataclass(frozen=True)

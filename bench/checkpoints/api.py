@@ -56,5 +56,5 @@ def load_published(
     method_class = checkpoint_method(name)
     config = CheckpointConfig(size=size, weights=None if weights is None else str(weights))
     method = method_class(config, method_class.official_input_spec())
-    loaded = PublishedEncoder(method_class, method.encoder, method.weights_path)
+    loaded = PublishedEncoder(method_class, method.network, method.weights_path)
     return loaded.to(device).eval()

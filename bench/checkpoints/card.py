@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bench.data.preprocess import Preprocessing
+from bench.data.preprocess import LEAD_SETS, Preprocessing
 
 
 @dataclass(frozen=True)
@@ -15,10 +15,9 @@ class OfficialInput:
     ``rate`` (Hz) reached by ``resample`` ("poly": polyphase; "fft": Fourier, as
     ``scipy.signal.resample``); ``leads``: canonical lead names in the model's order;
     ``samples``: the window the network takes; ``crop``: how a longer record is cut
-    ("start": its first ``samples``); ``bandpass``: the official filter (Hz) or None;
-    ``normalize``: "record" where the official code z-scores each lead of each record, the
-    grid's nearest equivalent of ``scaling``, the amplitude step in words (the adapter's
-    ``preprocess`` does exactly the official one);
+    ("start": its first ``samples``); ``bandpass``: the official filter (Hz) or None and
+    ``scaling``: the amplitude step in words (the adapter's ``preprocess`` and
+    ``official_window`` do them);
     ``units``: what the model expects the raw values in (``mV``).
     """
 
@@ -28,7 +27,6 @@ class OfficialInput:
     resample: Literal["poly", "fft"] = "poly"
     crop: Literal["start"] = "start"
     bandpass: tuple[float, float] | None = None
-    normalize: Literal["none", "record"] = "none"
     scaling: str = "none"
     units: str = "mV"
 
@@ -37,13 +35,20 @@ class OfficialInput:
         """The window in seconds."""
         return self.samples / self.rate
 
+    @property
+    def lead_set(self) -> Literal["12", "8"]:
+        """The grid's lead set holding the model's leads: the 8 independent ones if enough."""
+        return "8" if set(self.leads) <= set(LEAD_SETS["8"]) else "12"
+
+    @property
+    def grid_leads(self) -> tuple[str, ...]:
+        """The leads of the grid's windows, in the canonical order."""
+        return LEAD_SETS[self.lead_set]
+
     def preprocessing(self) -> Preprocessing:
-        """The dataset-level part the grid's cache applies (rate, resampling, leads, filter)."""
-        lead_set = "8" if len(self.leads) == 8 else "12"
-        return Preprocessing(
-            rate=self.rate, resample=self.resample, leads=lead_set, bandpass=self.bandpass,
-            normalize=self.normalize,
-        )  # fmt: skip
+        """The dataset-level part the grid's cache applies: the rate reached the official way
+        and the lead set (filters and scaling are per window, ``official_window``)."""
+        return Preprocessing(rate=self.rate, resample=self.resample, leads=self.lead_set)
 
     def describe(self) -> str:
         """One line: "12 leads, 500 Hz (poly), 10 s, per-lead z-score"."""

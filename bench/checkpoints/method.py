@@ -6,7 +6,9 @@ this project, an ``Encoder``), ``sizes`` (named configs of that architecture: th
 and a tiny one for conformance fixtures), ``default_size``, ``state_dict_keys`` (where the
 official file keeps the weights) and, where the release also has fine-tuned files,
 ``head_pattern``. It implements ``convert`` (official keys -> this encoder's keys) and
-``preprocess`` (a raw record -> the official input, as the official code prepares it).
+``preprocess`` (a raw record -> the official input, as the official code prepares it), and
+overrides ``official_window`` where the official code filters or scales each window (the
+default only selects and orders the leads), so the grid's windows get the official steps too.
 
 The grid treats it like a baseline that needs no pretraining (``needs_pretraining`` False) whose
 encoder arrives pretrained: its unit is keyed by the weights file's SHA-256, it always gets its
@@ -34,6 +36,7 @@ from bench.checkpoints.state_dict import (
     unwrap,
 )
 from bench.checkpoints.weights import resolve_weights, sha256
+from bench.checkpoints.window import OfficialWindowEncoder
 from bench.encoders.base import Encoder, InputSpec
 from bench.errors import BenchError, ConfigError
 from bench.method import InputRegime, Method, Protocol
@@ -68,16 +71,33 @@ class CheckpointMethod(Method):
 
     def __init__(self, config: CheckpointConfig, input_spec: InputSpec):
         super().__init__(config, input_spec)
-        self.encoder = self.untrained_encoder(config, input_spec)
+        self.network = self.encoder_class(self.architecture(config), self.official_input_spec())
         self.weights_path = resolve_weights(self.name, self.card, config.weights)
-        self.load_official(self.encoder, self.weights_path)
-        self.encoder.eval()
+        self.load_official(self.network, self.weights_path)
+        self.encoder = self.grid_encoder(self.network).eval()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "official_input" in cls.__dict__:
             spec = cls.official_input
             cls.native_input = InputRegime.of(spec.preprocessing(), spec.window_s)
+
+    @classmethod
+    def official_window(cls, windows: np.ndarray) -> np.ndarray:
+        """Grid windows [B, grid leads (canonical order), samples] at the official rate ->
+        the official input [B, model leads, samples]: the model's leads in its order."""
+        grid = cls.official_input.grid_leads
+        return windows[:, [grid.index(lead) for lead in cls.official_input.leads]]
+
+    @classmethod
+    def grid_encoder(cls, network: Encoder) -> Encoder:
+        """``network`` as the grid runs it: behind ``official_window`` unless that would
+        leave the windows as they are."""
+        spec = cls.official_input
+        plain = cls.official_window.__func__ is CheckpointMethod.official_window.__func__
+        if plain and spec.grid_leads == spec.leads:
+            return network
+        return OfficialWindowEncoder(network, cls.official_window)
 
     @classmethod
     def architecture(cls, config: CheckpointConfig) -> Any:
@@ -91,8 +111,11 @@ class CheckpointMethod(Method):
 
     @classmethod
     def untrained_encoder(cls, config: CheckpointConfig, input_spec: InputSpec) -> Encoder:
-        """The architecture of ``config``, freshly initialised (matched baselines use it)."""
-        return cls.encoder_class(cls.architecture(config), input_spec)
+        """The architecture of ``config``, freshly initialised, as the grid runs it (matched
+        baselines use it: the same network on the same input)."""
+        return cls.grid_encoder(
+            cls.encoder_class(cls.architecture(config), cls.official_input_spec())
+        )
 
     @classmethod
     def official_input_spec(cls) -> InputSpec:

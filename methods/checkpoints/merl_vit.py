@@ -26,9 +26,8 @@ resampling to 500 Hz where a record has another rate (not in the official code),
 shorter than 10 s zero-padded at its end (as the CPSC branch pads), then the min-max.
 Pretraining (``pretrain/preprocess.ipynb``) min-maxed the same way but stored the result as
 int16 of ``1000 x`` (steps of 0.001); the linear probe, and this adapter, do not quantise.
-The grid's shared input (``official_input``) cannot express the min-max (``normalize`` is
-"none", the nearest: one affine map per record keeps the leads' relative amplitudes) nor the
-lead order (its cache gives I, II, III, aVR, aVL, aVF, ...).
+In the grid, ``official_window`` puts each 10-s window's leads in MIMIC-IV-ECG's order and
+min-maxes it, as the official code does to the record.
 """
 
 from __future__ import annotations
@@ -89,7 +88,6 @@ class MerlViT(CheckpointMethod):
         samples=WINDOW,
         resample="poly",
         crop="start",
-        normalize="none",
         scaling="min-max of the whole record, all leads together, to [0, 1]",
     )
     encoder_class = ViT1d
@@ -125,5 +123,16 @@ class MerlViT(CheckpointMethod):
         x = x[:, :WINDOW]
         if x.shape[1] < WINDOW:
             x = np.pad(x, ((0, 0), (0, WINDOW - x.shape[1])))
-        scaled = (x - x.min()) / (x.max() - x.min() + MIN_MAX_EPS)
-        return scaled.astype(np.float32)
+        return min_max(x[None])[0]
+
+    @classmethod
+    def official_window(cls, windows: np.ndarray) -> np.ndarray:
+        """Grid windows [B, 12 canonical leads, 5000] -> MIMIC lead order, min-maxed."""
+        return min_max(super().official_window(windows).astype(np.float64))
+
+
+def min_max(x: np.ndarray) -> np.ndarray:
+    """Each record [B, leads, T] mapped to [0, 1] by one min-max over all its leads (float32)."""
+    low = x.min(axis=(1, 2), keepdims=True)
+    high = x.max(axis=(1, 2), keepdims=True)
+    return ((x - low) / (high - low + MIN_MAX_EPS)).astype(np.float32)

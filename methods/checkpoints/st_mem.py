@@ -24,10 +24,9 @@ Facts from the official repository (commit 69ec70246c01fe32b14dea810af812556c06e
 
 ``preprocess`` does that for the first evaluation window (start 0; the other two windows and the
 averaging are an evaluation protocol, not an input), on the record's first 10-s piece (a record
-under 10 s, which ``process_ecg.py`` skips, is used whole if it gives the 9-s window). Where it
-differs from the grid's shared input (``official_input``): the grid band-passes (4th order) at
-the native rate before resampling, and its nearest normalisation is per lead ("record"), not one
-z-score over all leads.
+under 10 s, which ``process_ecg.py`` skips, is used whole if it gives the 9-s window). The grid
+gives every method the same windows (``evaluation.stride_s``, scores averaged over them) and
+``official_window`` filters and standardises each of them as the official code does.
 Licence: the repository's LICENSE is CC BY-NC 4.0; its README adds "(c) VUNO Inc. All rights
 reserved" and forbids use outside the licence's scope without VUNO's permission.
 """
@@ -110,7 +109,6 @@ class StMem(CheckpointMethod):
         resample="fft",
         crop="start",
         bandpass=(HIGHPASS_HZ, LOWPASS_HZ),
-        normalize="record",
         scaling="z-score of each 9-s window over all 12 leads together",
     )
     encoder_class = ViT1d
@@ -157,10 +155,17 @@ class StMem(CheckpointMethod):
                 f"{cls.name}: the record gives {x.shape[1]} samples at {RATE} Hz; its window "
                 f"is {WINDOW} samples ({WINDOW / RATE:g} s): use records of at least 9 s"
             )
-        x = x[:, :WINDOW]
+        return cls.official_window(x[None, :, :WINDOW])[0]
+
+    @classmethod
+    def official_window(cls, windows: np.ndarray) -> np.ndarray:
+        """Each 9-s window [B, 12, 2250] high- and low-passed (5th order, zero-phase), then
+        z-scored over all its leads together (float32)."""
+        x = np.asarray(windows, dtype=np.float64)
         for cutoff, kind in ((HIGHPASS_HZ, "highpass"), (LOWPASS_HZ, "lowpass")):
             sos = sps.butter(FILTER_ORDER, cutoff, btype=kind, fs=RATE, output="sos")
-            x = sps.sosfiltfilt(sos, x)
-        mean, std = x.mean(), x.std()
-        scaled = (x - mean) / std if std != 0 else np.zeros_like(x)
+            x = sps.sosfiltfilt(sos, x, axis=-1)
+        mean = x.mean(axis=(1, 2), keepdims=True)
+        std = x.std(axis=(1, 2), keepdims=True)
+        scaled = np.divide(x - mean, std, out=np.zeros_like(x), where=std != 0)
         return scaled.astype(np.float32)

@@ -36,7 +36,7 @@ def adapter(weights: Path) -> MerlViT:
 def embed(method: MerlViT) -> np.ndarray:
     batch = np.concatenate([load("preprocessed")[None], load("inputs")])
     with torch.no_grad():
-        return method.encoder.embed(torch.from_numpy(batch)).numpy()
+        return method.network.embed(torch.from_numpy(batch)).numpy()
 
 
 def test_embed_equals_the_official_representation() -> None:

@@ -34,7 +34,7 @@ def adapter(weights: Path) -> StMem:
 def embed(method: StMem) -> np.ndarray:
     batch = np.concatenate([load("preprocessed")[None], load("inputs")])
     with torch.no_grad():
-        return method.encoder.embed(torch.from_numpy(batch)).numpy()
+        return method.network.embed(torch.from_numpy(batch)).numpy()
 
 
 def test_embed_equals_the_official_representation() -> None:
@@ -100,7 +100,7 @@ def test_preprocess_names_missing_leads_and_short_records() -> None:
 
 
 def test_features_are_one_step_per_patch() -> None:
-    encoder = adapter(FIXTURE / "encoder.pth").encoder
+    encoder = adapter(FIXTURE / "encoder.pth").network
     x = torch.from_numpy(load("inputs"))
     with torch.no_grad():
         features = encoder.features(x)

@@ -1,0 +1,51 @@
+"""Every published checkpoint sees in the grid what its official pipeline gives it: a record
+through the grid's dataset preprocessing, cut to the official window and put through
+``official_window``, equals the adapter's ``preprocess`` (the official code's steps)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from bench.checkpoints.catalogue import checkpoint_methods
+from bench.checkpoints.method import CheckpointConfig, CheckpointMethod
+from bench.checkpoints.window import OfficialWindowEncoder
+from bench.data.preprocess import apply_preprocessing
+from bench.data.signals import CANONICAL_LEADS, SignalSet
+
+RATE = 500
+SECONDS = 10
+
+
+def _record_set(raw: np.ndarray) -> SignalSet:
+    """One raw 10-s, 500 Hz record as the grid's dataset layer holds it (canonical leads)."""
+    meta = pd.DataFrame({"record_id": [1], "patient_id": [1], "fold": [10]})
+    return SignalSet("one", raw[None], meta, RATE, CANONICAL_LEADS, "raw")
+
+
+@pytest.mark.parametrize("method", checkpoint_methods(), ids=lambda m: m.name)
+def test_grid_windows_get_the_official_input(method: type[CheckpointMethod]) -> None:
+    rng = np.random.default_rng(7)
+    t = np.arange(RATE * SECONDS) / RATE
+    raw = (np.sin(2 * np.pi * 1.2 * t) + 0.1 * rng.normal(size=(12, t.size))).astype(np.float32)
+    spec = method.official_input
+    grid = apply_preprocessing(_record_set(raw), spec.preprocessing())
+    window = np.asarray(grid.signals[0])[None, :, : spec.samples]
+    got = method.official_window(window)[0]
+    expected = method.preprocess(raw, RATE, CANONICAL_LEADS)
+    assert got.shape == expected.shape == (len(spec.leads), spec.samples)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * max(1.0, np.abs(expected).max()))
+
+
+@pytest.mark.parametrize("method", checkpoint_methods(), ids=lambda m: m.name)
+def test_matched_baselines_get_the_same_grid_input(method: type[CheckpointMethod]) -> None:
+    encoder = method.untrained_encoder(CheckpointConfig(size="tiny"), method.official_input_spec())
+    plain = method.official_window.__func__ is CheckpointMethod.official_window.__func__
+    wrapped = isinstance(encoder, OfficialWindowEncoder)
+    assert wrapped == (not plain or method.official_input.grid_leads != method.official_input.leads)
+    spec = method.official_input
+    x = torch.randn(2, len(spec.grid_leads), spec.samples)
+    with torch.no_grad():
+        assert encoder.embed(x).shape == (2, encoder.embed_dim)
