@@ -100,6 +100,7 @@ class ECGJEPACheckpoint(CheckpointMethod):
     sizes: ClassVar[Mapping[str, PatchTransformerConfig]] = ECG_JEPA_SIZES
     default_size: ClassVar[str] = "base"
     state_dict_keys: ClassVar[tuple[str, ...]] = ("encoder", "")
+    """The release's ``{'encoder': ...}``, or an encoder's state dict saved on its own."""
     head_pattern: ClassVar[str | None] = r"^(fc|head|classifier)\.|\.fc\.(fc|bn)\."
     """``linear_probe_utils.FinetuningClassifier`` keeps its head under ``fc.fc``/``fc.bn``."""
 
