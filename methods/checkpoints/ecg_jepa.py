@@ -49,6 +49,7 @@ from bench.encoders.patch_transformer import PatchTransformer, PatchTransformerC
 from bench.encoders.pos_embed import sincos_grid
 from bench.errors import DataError
 from bench.method import METHODS
+from methods.checkpoints.lead_order import select_leads
 
 CODE = "https://github.com/sehunfromdaegu/ECG_JEPA"
 PAPER = (
@@ -93,7 +94,7 @@ class ECGJEPACheckpoint(CheckpointMethod):
 
     official_input: ClassVar[OfficialInput] = OfficialInput(
         rate=250, leads=INDEPENDENT_LEADS, samples=2500, resample="fft", crop="start",
-        bandpass=None, normalize="none",
+        bandpass=None,
         scaling="none (mV as read; the first 10 s at 500 Hz, FFT-resampled to 250 Hz)",
     )  # fmt: skip
     encoder_class: ClassVar[type[Encoder]] = PatchTransformer
@@ -134,18 +135,7 @@ class ECGJEPACheckpoint(CheckpointMethod):
         code drops such records).
         """
         raw = np.asarray(raw)
-        if raw.ndim != 2 or raw.shape[0] != len(leads):
-            raise DataError(
-                f"{cls.name}: expected a record [leads={len(leads)}, samples], got {raw.shape}"
-            )
-        missing = [lead for lead in cls.official_input.leads if lead not in leads]
-        if missing:
-            raise DataError(
-                f"{cls.name}: the record lacks leads {', '.join(missing)} (has "
-                f"{', '.join(leads)}); ECG-JEPA takes {', '.join(cls.official_input.leads)}"
-            )
-        rows = [leads.index(lead) for lead in cls.official_input.leads]
-        signal = raw[rows].astype(np.float64)
+        signal = select_leads(raw, leads, cls.official_input.leads, cls.name).astype(np.float64)
         if rate != SOURCE_RATE:
             signal = sps.resample(signal, int((SOURCE_RATE / rate) * signal.shape[-1]), axis=-1)
         if signal.shape[-1] < SOURCE_SAMPLES:
