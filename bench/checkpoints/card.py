@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bench.data.preprocess import Preprocessing
+from bench.data.preprocess import LEAD_SETS, Preprocessing
+from bench.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,16 @@ class OfficialInput:
         return self.samples / self.rate
 
     def preprocessing(self) -> Preprocessing:
-        """The dataset-level part the grid's cache applies (rate, resampling, leads, filter)."""
-        lead_set = "8" if len(self.leads) == 8 else "12"
+        """The dataset-level part the grid's cache applies (rate, resampling, leads, filter);
+        ConfigError when ``leads`` is not one of the grid's lead sets in its order."""
+        lead_set = next((key for key, names in LEAD_SETS.items() if names == self.leads), None)
+        if lead_set is None:
+            known = "; ".join(f"{key}: {', '.join(names)}" for key, names in LEAD_SETS.items())
+            raise ConfigError(
+                f"official input leads {', '.join(self.leads)} are not a lead set the grid "
+                f"caches, in its order ({known}): give the model its input in one of these "
+                "orders (e.g. re-order its first layer's input channels in convert)"
+            )
         return Preprocessing(
             rate=self.rate, resample=self.resample, leads=lead_set, bandpass=self.bandpass,
             normalize=self.normalize,
