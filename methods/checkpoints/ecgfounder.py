@@ -115,7 +115,7 @@ def linear_resample(signal: np.ndarray, rate: float, target: int) -> np.ndarray:
 
 @METHODS.register("ecgfounder-12lead")
 class ECGFounder12Lead(CheckpointMethod):
-    """The 12-lead ECGFounder; its single-lead sibling differs in input and file only."""
+    """ECGFounder's released 12-lead Net1D (HEEDB, 150 labels; the single-lead one below)."""
 
     name = "ecgfounder-12lead"
     card = founder_card("ECGFounder (12-lead)", "12_lead_ECGFounder.pth")
@@ -161,7 +161,7 @@ class ECGFounder12Lead(CheckpointMethod):
 
 @METHODS.register("ecgfounder-1lead")
 class ECGFounder1Lead(ECGFounder12Lead):
-    """The single-lead ECGFounder: lead I only (dataset.py ``LVEF_1lead_*``)."""
+    """ECGFounder's released single-lead Net1D: lead I (dataset.py ``LVEF_1lead_*``)."""
 
     name = "ecgfounder-1lead"
     card = founder_card("ECGFounder (single-lead)", "1_lead_ECGFounder.pth")

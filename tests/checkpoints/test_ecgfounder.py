@@ -92,3 +92,15 @@ def test_the_single_lead_model_takes_lead_i_from_any_record():
     alone = ECGFounder1Lead.preprocess(raw[[0]], 500, ("I",))
     np.testing.assert_array_equal(ECGFounder1Lead.preprocess(raw, 500, leads), alone)
     assert ECGFounder1Lead.official_input.preprocessing().leads == "1"
+
+
+def test_other_rates_are_interpolated_to_500_hz_over_the_record():
+    # resample_unequal maps the first and last samples of the record onto each other
+    t250, t500 = np.linspace(0, 10, 2500), np.linspace(0, 10, 5000)
+    at_250 = np.sin(2 * np.pi * 5 * t250)[None]
+    at_500 = np.sin(2 * np.pi * 5 * t500)[None]
+    resampled = ECGFounder1Lead.preprocess(at_250, 250, ("I",))
+    direct = ECGFounder1Lead.preprocess(at_500, 500, ("I",))
+    assert resampled.shape == direct.shape == (1, 5000)
+    middle = slice(1000, 4000)
+    np.testing.assert_allclose(resampled[:, middle], direct[:, middle], atol=0.02)
