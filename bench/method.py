@@ -23,13 +23,13 @@ MATCHED = re.compile(r"^(?P<baseline>[A-Za-z0-9_.-]+)\[(?P<backbone>[A-Za-z0-9_.
 class InputRegime:
     """The input a method's paper feeds it, used where a profile says ``input: native``.
 
-    rate (Hz), resample ("poly" | "fft"), leads ("12" | "8"), normalize ("none" | "record" |
+    rate (Hz), resample ("poly" | "fft"), leads ("12" | "8" | "1"), normalize ("none" | "record" |
     "train": per-lead training-fold mean/std) and ``window_s``, the crop of pretraining and
     the evaluation window. No filtering (``bandpass`` None).
     """
 
     rate: int
-    leads: Literal["12", "8"]
+    leads: Literal["12", "8", "1"]
     window_s: float
     normalize: Literal["none", "record", "train"] = "none"
     resample: Literal["poly", "fft"] = "poly"

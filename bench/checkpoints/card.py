@@ -36,9 +36,10 @@ class OfficialInput:
         return self.samples / self.rate
 
     @property
-    def lead_set(self) -> Literal["12", "8"]:
-        """The grid's lead set holding the model's leads: the 8 independent ones if enough."""
-        return "8" if set(self.leads) <= set(LEAD_SETS["8"]) else "12"
+    def lead_set(self) -> Literal["12", "8", "1"]:
+        """The smallest of the grid's lead sets that holds the model's leads."""
+        holding = [key for key, names in LEAD_SETS.items() if set(self.leads) <= set(names)]
+        return min(holding, key=lambda key: len(LEAD_SETS[key]))  # type: ignore[return-value]
 
     @property
     def grid_leads(self) -> tuple[str, ...]:

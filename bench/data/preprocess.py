@@ -18,7 +18,11 @@ from bench.data.shards import ShardedRecords
 from bench.data.signals import CANONICAL_LEADS, INDEPENDENT_LEADS, SignalSet
 from bench.errors import ConfigError, DataError
 
-LEAD_SETS: dict[str, tuple[str, ...]] = {"12": CANONICAL_LEADS, "8": INDEPENDENT_LEADS}
+LEAD_SETS: dict[str, tuple[str, ...]] = {
+    "12": CANONICAL_LEADS,
+    "8": INDEPENDENT_LEADS,
+    "1": ("I",),
+}
 CHOICES: dict[str, tuple[str, ...]] = {
     "resample": ("poly", "fft"),
     "leads": tuple(LEAD_SETS),
@@ -31,15 +35,16 @@ class Preprocessing:
     """What is done to the cached signals before any model sees them, in this order.
 
     rate: target sampling rate in Hz (None keeps the native rate); resample: "poly" (polyphase,
-    anti-aliased) or "fft" (as ECG-JEPA); leads: "12" or the "8" independent leads (I, II,
-    V1-V6); bandpass: (low, high) Hz zero-phase Butterworth of ``bandpass_order`` (None = off);
+    anti-aliased) or "fft" (as ECG-JEPA); leads: "12", the "8" independent leads (I, II,
+    V1-V6) or "1" (lead I, for single-lead models); bandpass: (low, high) Hz zero-phase
+    Butterworth of ``bandpass_order`` (None = off);
     normalize: "none", "record" (per record and lead z-score) or "train" (per-lead mean/std of
     the training folds).
     """
 
     rate: int | None = None
     resample: Literal["poly", "fft"] = "poly"
-    leads: Literal["12", "8"] = "12"
+    leads: Literal["12", "8", "1"] = "12"
     bandpass: tuple[float, float] | None = None
     bandpass_order: int = 4
     normalize: Literal["none", "record", "train"] = "none"

@@ -49,7 +49,7 @@ from bench.encoders.patch_transformer import PatchTransformer, PatchTransformerC
 from bench.encoders.pos_embed import sincos_grid
 from bench.errors import DataError
 from bench.method import METHODS
-from methods.checkpoints.lead_order import select_leads
+from methods.checkpoints._official import select_leads
 
 CODE = "https://github.com/sehunfromdaegu/ECG_JEPA"
 PAPER = (

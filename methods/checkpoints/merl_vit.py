@@ -42,13 +42,11 @@ from bench.checkpoints.card import ModelCard, OfficialInput
 from bench.checkpoints.method import CheckpointMethod
 from bench.data.preprocess import resample
 from bench.method import METHODS
-from methods.checkpoints.lead_order import select_leads
+from methods.checkpoints._official import MIMIC_LEADS, min_max, select_leads
 from methods.checkpoints.vit1d_net import ViT1d, ViT1dConfig, timm_block_keys
 
 RATE = 500
 WINDOW = 5000
-MIMIC_LEADS = ("I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6")
-MIN_MAX_EPS = 1e-8
 
 MERL_VIT_SIZES: dict[str, ViT1dConfig] = {
     "vit_tiny": ViT1dConfig("conv", width=192, depth=12, heads=3, mlp_dim=768, patch_size=50,
@@ -129,10 +127,3 @@ class MerlViT(CheckpointMethod):
     def official_window(cls, windows: np.ndarray) -> np.ndarray:
         """Grid windows [B, 12 canonical leads, 5000] -> MIMIC lead order, min-maxed."""
         return min_max(super().official_window(windows).astype(np.float64))
-
-
-def min_max(x: np.ndarray) -> np.ndarray:
-    """Each record [B, leads, T] mapped to [0, 1] by one min-max over all its leads (float32)."""
-    low = x.min(axis=(1, 2), keepdims=True)
-    high = x.max(axis=(1, 2), keepdims=True)
-    return ((x - low) / (high - low + MIN_MAX_EPS)).astype(np.float32)

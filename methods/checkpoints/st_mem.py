@@ -46,7 +46,7 @@ from bench.checkpoints.method import CheckpointMethod
 from bench.data.signals import CANONICAL_LEADS
 from bench.errors import DataError
 from bench.method import METHODS
-from methods.checkpoints.lead_order import select_leads
+from methods.checkpoints._official import select_leads
 from methods.checkpoints.vit1d_net import ViT1d, ViT1dConfig, timm_block_keys
 
 RATE = 250

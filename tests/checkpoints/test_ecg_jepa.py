@@ -45,11 +45,11 @@ def test_embed_is_the_official_representation(name: str, path: str) -> None:
     set_attention_path(method.encoder, path)
     waves = torch.from_numpy(np.load(FIXTURE / "preprocessed.npy"))
     with torch.no_grad():
-        embedded = method.encoder.embed(waves)
-        features = method.encoder.features(waves)
+        embedded = method.network.embed(waves)
+        features = method.network.features(waves)
     expected = torch.from_numpy(np.load(FIXTURE / "representation.npy"))
     torch.testing.assert_close(embedded, expected, atol=1e-5, rtol=0)
-    assert features.shape == (2, 50, 32) and method.encoder.feature_stride == 50
+    assert features.shape == (2, 50, 32) and method.network.feature_stride == 50
     torch.testing.assert_close(features.mean(dim=1), embedded, atol=1e-6, rtol=0)
 
 

@@ -81,6 +81,15 @@ def test_eight_leads_are_chosen_by_name_in_any_stored_order():
     np.testing.assert_array_equal(twelve.signals[0, :, 0], np.arange(12))
 
 
+def test_the_one_lead_set_is_lead_i_chosen_by_name():
+    stored = CANONICAL_LEADS[::-1]
+    values = np.array([1 + CANONICAL_LEADS.index(lead) for lead in stored], dtype=np.float32)
+    data = signal_set(np.broadcast_to(values[None, :, None], (4, 12, N_SAMPLES)), leads=stored)
+    out = apply_preprocessing(data, Preprocessing(leads="1"))
+    assert out.lead_names == ("I",) and out.signals.shape == (4, 1, N_SAMPLES)
+    np.testing.assert_array_equal(out.signals[:, 0, :], 1)
+
+
 def test_missing_lead_for_the_subset_is_a_config_error():
     leads = tuple(lead for lead in CANONICAL_LEADS if lead != "V3")
     data = signal_set(np.zeros((4, 11, N_SAMPLES)), leads=leads)
