@@ -32,7 +32,7 @@ class InputRegime:
     leads: Literal["12", "8", "1"]
     window_s: float
     normalize: Literal["none", "record", "train"] = "none"
-    resample: Literal["poly", "fft"] = "poly"
+    resample: Literal["poly", "fft", "linear"] = "poly"
 
     @classmethod
     def of(cls, preprocessing: Preprocessing, window_s: float) -> InputRegime:

@@ -13,7 +13,8 @@ class OfficialInput:
     """The input the model's official code feeds it, as that code prepares it.
 
     ``rate`` (Hz) reached by ``resample`` ("poly": polyphase; "fft": Fourier, as
-    ``scipy.signal.resample``); ``leads``: canonical lead names in the model's order;
+    ``scipy.signal.resample``; "linear": interpolation); ``leads``: canonical lead names in
+    the model's order;
     ``samples``: the window the network takes; ``crop``: how a longer record is cut
     ("start": its first ``samples``); ``bandpass``: the official filter (Hz) or None and
     ``scaling``: the amplitude step in words (the adapter's ``preprocess`` and
@@ -24,7 +25,7 @@ class OfficialInput:
     rate: int
     leads: tuple[str, ...]
     samples: int
-    resample: Literal["poly", "fft"] = "poly"
+    resample: Literal["poly", "fft", "linear"] = "poly"
     crop: Literal["start"] = "start"
     bandpass: tuple[float, float] | None = None
     scaling: str = "none"

@@ -39,6 +39,7 @@ from torch import Tensor
 from bench.checkpoints.card import ModelCard, OfficialInput
 from bench.checkpoints.method import CheckpointMethod
 from bench.checkpoints.state_dict import load_checked, read_weights, strip_prefix, unwrap
+from bench.data.preprocess import linear_resample
 from bench.data.signals import CANONICAL_LEADS
 from bench.encoders.base import Encoder
 from bench.method import METHODS
@@ -99,17 +100,6 @@ def official_filter(signal: np.ndarray, rate: float) -> np.ndarray:
     return filtered - baseline
 
 
-def linear_resample(signal: np.ndarray, rate: float, target: int) -> np.ndarray:
-    """ptbxl_eval.py's resample_unequal: linear interpolation over the record's duration onto
-    ``round(length * target / rate)`` evenly spaced points (both ends kept)."""
-    length = signal.shape[-1]
-    duration = length / rate
-    new_length = round(length * target / rate)
-    old_t = np.linspace(0, duration, num=length, endpoint=True)
-    new_t = np.linspace(0, duration, num=new_length, endpoint=True)
-    return np.stack([np.interp(new_t, old_t, lead) for lead in signal])
-
-
 @METHODS.register("ecgfounder-12lead")
 class ECGFounder12Lead(CheckpointMethod):
     """ECGFounder's released 12-lead Net1D (HEEDB, 150 labels; the single-lead one below)."""
@@ -117,8 +107,8 @@ class ECGFounder12Lead(CheckpointMethod):
     name = "ecgfounder-12lead"
     card = founder_card("ECGFounder (12-lead)", "12_lead_ECGFounder.pth")
     official_input = OfficialInput(
-        rate=RATE, leads=CANONICAL_LEADS, samples=WINDOW, bandpass=(0.67, 40.0),
-        scaling=SCALING,
+        rate=RATE, leads=CANONICAL_LEADS, samples=WINDOW, resample="linear",
+        bandpass=(0.67, 40.0), scaling=SCALING,
     )  # fmt: skip
     encoder_class: ClassVar[type[Encoder]] = Net1D
     sizes = NET1D_SIZES
@@ -175,5 +165,6 @@ class ECGFounder1Lead(ECGFounder12Lead):
     name = "ecgfounder-1lead"
     card = founder_card("ECGFounder (single-lead)", "1_lead_ECGFounder.pth")
     official_input = OfficialInput(
-        rate=RATE, leads=("I",), samples=WINDOW, bandpass=(0.67, 40.0), scaling=SCALING,
+        rate=RATE, leads=("I",), samples=WINDOW, resample="linear", bandpass=(0.67, 40.0),
+        scaling=SCALING,
     )  # fmt: skip

@@ -15,26 +15,26 @@ from bench.checkpoints.window import OfficialWindowEncoder
 from bench.data.preprocess import apply_preprocessing
 from bench.data.signals import CANONICAL_LEADS, SignalSet
 
-RATE = 500
 SECONDS = 10
 
 
-def _record_set(raw: np.ndarray) -> SignalSet:
-    """One raw 10-s, 500 Hz record as the grid's dataset layer holds it (canonical leads)."""
+def _record_set(raw: np.ndarray, rate: int) -> SignalSet:
+    """One raw 10-s record as the grid's dataset layer holds it (canonical leads)."""
     meta = pd.DataFrame({"record_id": [1], "patient_id": [1], "fold": [10]})
-    return SignalSet("one", raw[None], meta, RATE, CANONICAL_LEADS, "raw")
+    return SignalSet("one", raw[None], meta, rate, CANONICAL_LEADS, "raw")
 
 
+@pytest.mark.parametrize("rate", [500, 100])
 @pytest.mark.parametrize("method", checkpoint_methods(), ids=lambda m: m.name)
-def test_grid_windows_get_the_official_input(method: type[CheckpointMethod]) -> None:
+def test_grid_windows_get_the_official_input(method: type[CheckpointMethod], rate: int) -> None:
     rng = np.random.default_rng(7)
-    t = np.arange(RATE * SECONDS) / RATE
+    t = np.arange(rate * SECONDS) / rate
     raw = (np.sin(2 * np.pi * 1.2 * t) + 0.1 * rng.normal(size=(12, t.size))).astype(np.float32)
     spec = method.official_input
-    grid = apply_preprocessing(_record_set(raw), spec.preprocessing())
+    grid = apply_preprocessing(_record_set(raw, rate), spec.preprocessing())
     window = np.asarray(grid.signals[0])[None, :, : spec.samples]
     got = method.official_window(window)[0]
-    expected = method.preprocess(raw, RATE, CANONICAL_LEADS)
+    expected = method.preprocess(raw, rate, CANONICAL_LEADS)
     assert got.shape == expected.shape == (len(spec.leads), spec.samples)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * max(1.0, np.abs(expected).max()))
 

@@ -184,7 +184,7 @@ def test_fingerprint_changes_with_every_option_and_metadata_is_kept():
         ({"bandpass_order": 11}, "bandpass_order"),
         ({"leads": "7"}, "leads"),
         ({"normalize": "zscore"}, "normalize"),
-        ({"resample": "linear"}, "resample"),
+        ({"resample": "cubic"}, "resample"),
     ],
 )
 def test_bad_options_are_config_errors(options, where):
@@ -208,3 +208,11 @@ def test_poly_resampling_equals_scipys_default_to_the_bit(dtype, rate: int, targ
     np.testing.assert_array_equal(
         resample(signals, rate, target, "poly"), expected.astype(np.float32)
     )
+
+
+def test_linear_resampling_keeps_both_ends_and_interpolates_between() -> None:
+    ramp = np.arange(11, dtype=np.float32)[None, None] * 2.0  # 0, 2, ..., 20 over 11 samples
+    out = resample(ramp, 10, 20, "linear")
+    assert out.shape == (1, 1, 22)
+    np.testing.assert_allclose(out[0, 0, [0, -1]], [0.0, 20.0])
+    np.testing.assert_allclose(np.diff(out[0, 0]), 20.0 / 21, rtol=1e-5)
