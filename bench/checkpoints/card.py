@@ -18,7 +18,8 @@ class OfficialInput:
     ``samples``: the window the network takes; ``crop``: how a longer record is cut
     ("start": its first ``samples``); ``bandpass``: the official filter (Hz) or None and
     ``scaling``: the amplitude step in words (the adapter's ``preprocess`` and
-    ``official_window`` do them);
+    ``official_window`` do them); ``grid_rate``: the rate of the windows the grid hands
+    ``official_window`` when the official window is cut at another rate than the network's;
     ``units``: what the model expects the raw values in (``mV``).
     """
 
@@ -30,6 +31,22 @@ class OfficialInput:
     bandpass: tuple[float, float] | None = None
     scaling: str = "none"
     units: str = "mV"
+    grid_rate: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.grid_rate is not None and (self.grid_rate * self.samples) % self.rate:
+            raise ValueError(f"grid_rate {self.grid_rate} gives no whole number of samples")
+
+    @property
+    def window_rate(self) -> int:
+        """The rate of the grid's windows: ``grid_rate`` where the official code takes its
+        window at another rate than the network's (HuBERT-ECG: 500 Hz, decimated to 100)."""
+        return self.grid_rate or self.rate
+
+    @property
+    def window_samples(self) -> int:
+        """Samples of one grid window (at ``window_rate``)."""
+        return self.samples * self.window_rate // self.rate
 
     @property
     def window_s(self) -> float:
@@ -50,7 +67,7 @@ class OfficialInput:
     def preprocessing(self) -> Preprocessing:
         """The dataset-level part the grid's cache applies: the rate reached the official way
         and the lead set (filters and scaling are per window, ``official_window``)."""
-        return Preprocessing(rate=self.rate, resample=self.resample, leads=self.lead_set)
+        return Preprocessing(rate=self.window_rate, resample=self.resample, leads=self.lead_set)
 
     def describe(self) -> str:
         """One line: "12 leads, 500 Hz (poly), 10 s, per-lead z-score"."""

@@ -2,8 +2,9 @@
 
 A corpus name stands for the records it holds; several are unions of others (PhysioNet/CinC
 2021 holds CPSC 2018, CPSC-Extra, INCART, PTB, PTB-XL, Georgia, Chapman-Shaoxing and Ningbo:
-Reyna et al. 2021). A cell leaks when a part of its task's data is a part of the model's
-pretraining (or labelled training) corpus.
+Reyna et al. 2021; CODE, Ribeiro et al. 2020, holds its public 15% sample CODE-15%). A cell
+leaks when a part of its task's data is a part of the model's pretraining (or labelled
+training) corpus.
 """
 
 from __future__ import annotations
@@ -18,14 +19,20 @@ CONTAINS: dict[str, tuple[str, ...]] = {
     "cinc2020": CINC2020_PARTS,
     "cinc2021": (*CINC2020_PARTS, "chapman", "ningbo"),
     "chapman-ningbo": ("chapman", "ningbo"),
+    "code": ("code15", "code-rest"),
 }
-ALIASES: dict[str, str] = {"cpsc": "cpsc2018", "code-15": "code15", "mimic": "mimic-iv-ecg"}
+ALIASES: dict[str, str] = {
+    "cpsc": "cpsc2018", "code-15": "code15", "mimic": "mimic-iv-ecg", "ribeiro": "code",
+    "sami-trop": "samitrop",
+}  # fmt: skip
 NAMES: dict[str, str] = {
     "cpsc2018": "CPSC 2018", "cpsc-extra": "CPSC-Extra", "incart": "St Petersburg INCART",
     "ptb": "PTB", "ptbxl": "PTB-XL", "georgia": "Georgia", "chapman": "Chapman-Shaoxing",
     "ningbo": "Ningbo", "cinc2020": "PhysioNet/CinC 2020", "cinc2021": "PhysioNet/CinC 2021",
     "code15": "CODE-15%", "mimic-iv-ecg": "MIMIC-IV-ECG", "hedb": "Harvard-Emory ECG Database",
-    "ludb": "LUDB", "synthetic": "synthetic",
+    "ludb": "LUDB", "synthetic": "synthetic", "code": "CODE (Ribeiro et al.)",
+    "code-rest": "CODE outside CODE-15%", "sph": "SPH (Shandong Provincial Hospital)",
+    "samitrop": "SaMi-Trop", "hefei": "Hefei Hi-tech Cup",
 }  # fmt: skip
 
 

@@ -81,10 +81,12 @@ class CheckpointMethod(Method):
         if "official_input" in cls.__dict__:
             spec = cls.official_input
             cls.native_input = InputRegime.of(spec.preprocessing(), spec.window_s)
+            if spec.window_rate % spec.rate:
+                raise TypeError(f"{cls.__name__}: grid_rate must be a multiple of rate")
 
     @classmethod
     def official_window(cls, windows: np.ndarray) -> np.ndarray:
-        """Grid windows [B, grid leads (canonical order), samples] at the official rate ->
+        """Grid windows [B, grid leads (canonical order), window samples] at the window rate ->
         the official input [B, model leads, samples]: the model's leads in its order."""
         grid = cls.official_input.grid_leads
         return windows[:, [grid.index(lead) for lead in cls.official_input.leads]]
@@ -97,7 +99,7 @@ class CheckpointMethod(Method):
         plain = cls.official_window.__func__ is CheckpointMethod.official_window.__func__
         if plain and spec.grid_leads == spec.leads:
             return network
-        return OfficialWindowEncoder(network, cls.official_window)
+        return OfficialWindowEncoder(network, cls.official_window, spec.window_rate // spec.rate)
 
     @classmethod
     def architecture(cls, config: CheckpointConfig) -> Any:

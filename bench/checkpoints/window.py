@@ -24,13 +24,16 @@ class OfficialWindowEncoder(Encoder):
 
     ``embed`` / ``features`` take grid windows [B, grid leads, samples]; ``steps`` turns them
     into the official input [B, model leads, samples] (on the CPU, in NumPy, as the official
-    code does it) before ``net`` sees them. Gradients flow through ``net`` only.
+    code does it) before ``net`` sees them. Gradients flow through ``net`` only. ``rate_ratio``:
+    grid samples per network sample (the official steps may decimate), so that a ``features``
+    step covers ``net.feature_stride * rate_ratio`` grid samples.
     """
 
-    def __init__(self, net: Encoder, steps: WindowSteps):
+    def __init__(self, net: Encoder, steps: WindowSteps, rate_ratio: int = 1):
         super().__init__(net.config, net.input_spec)
         self.net = net
         self.steps = steps
+        self.rate_ratio = rate_ratio
         self.embed_dim = net.embed_dim
         self.feature_dim = net.feature_dim
         self.config_class = type(net.config)
@@ -48,4 +51,4 @@ class OfficialWindowEncoder(Encoder):
 
     @property
     def feature_stride(self) -> int:
-        return self.net.feature_stride
+        return self.net.feature_stride * self.rate_ratio
