@@ -75,7 +75,8 @@ class OfficialInput:
             f", band-pass {self.bandpass[0]:g}-{self.bandpass[1]:g} Hz" if self.bandpass else ""
         )
         return (
-            f"{len(self.leads)} leads, {self.rate} Hz ({self.resample}), {self.window_s:g} s"
+            f"{len(self.leads)} lead{'s' if len(self.leads) > 1 else ''} ({' '.join(self.leads)}), "
+            f"{self.rate} Hz ({self.resample}), {self.window_s:g} s"
             f"{filters}, {self.scaling}"
         )
 

@@ -64,7 +64,8 @@ class Overlap:
         corpora = ", ".join(NAMES.get(c, c) for c in self.via)
         how = "supervised training" if self.labelled else "pretraining"
         verb = "was" if len(self.shared) == 1 else "were"
-        return f"{seen} {verb} in {self.model}'s {how} ({corpora})"
+        via = f" ({corpora})" if set(self.via) != set(self.shared) else ""
+        return f"{seen} {verb} in {self.model}'s {how} corpus{via}"
 
 
 def overlap(model: str, card: ModelCard, task_sources: Iterable[str]) -> Overlap | None:

@@ -97,7 +97,8 @@ def test_grid_runs_records_weights_and_marks_leakage(
     leaks = {r.task: r.config["leakage"] for r in checkpoint}
     assert leaks[small_synthetic] is None
     assert (
-        leaks[LeakyTask.name] == "PTB-XL was in toy-checkpoint's pretraining (PhysioNet/CinC 2021)"
+        leaks[LeakyTask.name]
+        == "PTB-XL was in toy-checkpoint's pretraining corpus (PhysioNet/CinC 2021)"
     )
     assert all("leakage" not in r.config for r in results if r.method != "toy-checkpoint")
     frame = leaderboard_frame(Path(os.environ["BENCH_RESULTS"]))

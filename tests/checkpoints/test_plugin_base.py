@@ -156,6 +156,6 @@ def test_leakage_expands_unions(
 
 def test_leakage_note_names_the_dataset_and_the_corpus() -> None:
     note = ToyCheckpoint.seen_in_training(("ptbxl",))
-    assert note == "PTB-XL was in toy-checkpoint's pretraining (PhysioNet/CinC 2021)"
+    assert note == "PTB-XL was in toy-checkpoint's pretraining corpus (PhysioNet/CinC 2021)"
     assert ToyCheckpoint.seen_in_training(("synthetic",)) is None
     assert parts("cinc2021") >= {"ptbxl", "cpsc2018", "georgia", "chapman", "ningbo"}
