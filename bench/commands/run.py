@@ -76,7 +76,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="a published checkpoint's weights file (default: $BENCH_WEIGHTS_DIR/<official "
         "file name>; `bench checkpoints` lists the names and files)",
     )
-    parser.add_argument("--dry-run", action="store_true", help="list the cells and their status")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the cells and their status (builds no dataset cache: names any still "
+        "missing, and the command that builds it)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="redo finished cells")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
@@ -133,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     """Plan, (dry-)run, then write leaderboards and figures of this grid's cells."""
     from bench.grid.launchers import check_launcher, launch_grid
     from bench.grid.manifest import write_grid_manifest
+    from bench.grid.pending_caches import caches_to_build, pending_lines
     from bench.grid.plan import load_run_config
     from bench.grid.runner import cell_status, describe_cell, plan_grid, workspace_for
     from bench.paths import results_dir
@@ -146,6 +152,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run:
         check_launcher(args.launcher, args.address)
     workspace = workspace_for(config, progress=not args.no_progress)
+    if args.dry_run:
+        pending = caches_to_build(config, workspace.profile, workspace.data_roots)
+        if pending:
+            print("\n".join(pending_lines(pending)))
+            return 0
     cells = plan_grid(config, workspace)
     _show_licences(cells)
     if args.dry_run:

@@ -89,7 +89,7 @@ class MimicLayout(WfdbLayout):
 
     def read(self, record: RecordRef) -> np.ndarray:
         """The 12 leads in canonical order, NaN samples kept for the quality policy."""
-        header, leads = checked_header(record.path)
+        header, leads, _ = checked_header(record.path)
         return read_signals(record.path, header, leads, allow_nan=True)
 
 
