@@ -39,6 +39,7 @@ def same_state(a: nn.Module, b: nn.Module) -> bool:
 def test_listed_as_baselines(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "methods"]) == 0
     lines = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
+    assert lines["name"] == "kind"  # the header
     assert all(lines[name] == "baseline" for name in BASELINES)
     assert lines["cpc"] == "SSL"
 
