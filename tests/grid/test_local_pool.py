@@ -42,6 +42,7 @@ def in_process(cfg: RunConfig) -> GridSummary:
     return run_grid(plan_grid(cfg, workspace), workspace)
 
 
+@pytest.mark.numeric
 def test_pool_gives_the_in_process_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = config()
     results = {}
