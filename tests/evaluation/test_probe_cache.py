@@ -13,6 +13,8 @@ from bench.evaluation.probe import LinearProbeConfig, ProbeResult, linear_probe
 from bench.evaluation.probe_cache import cached_linear_probe
 from bench.paths import cache_dir
 
+pytestmark = pytest.mark.numeric
+
 CONFIG = LinearProbeConfig(c_grid=(0.01, 1.0), max_iter=50)
 
 

@@ -21,6 +21,8 @@ from methods.baseline import BaselineConfig
 from methods.random_init import RandomInit
 from methods.supervised import Supervised, SupervisedXResNet1d, SupervisedXResNet1dConfig
 
+pytestmark = pytest.mark.numeric
+
 SPEC = InputSpec(n_leads=12, n_samples=250, sampling_rate=100)
 BASELINES = ("random_init", "supervised", "supervised_xresnet1d")
 

@@ -27,6 +27,8 @@ from methods.jepa_masking import (
 )
 from tests.doubles.jepa import CPU, PATCH, SPEC, P, build, ecg
 
+pytestmark = pytest.mark.numeric
+
 
 def train_steps(method: JEPA, x: Tensor, steps: int, lr: float = 1e-3) -> list[float]:
     optimizer = build_optimizer(method, lr, 0.0, (0.9, 0.999), CPU)

@@ -18,6 +18,8 @@ from torch import Tensor
 from bench.training.optim import parameter_groups
 from tests.doubles.jepa import CPU, SPEC, P, build, ecg
 
+pytestmark = pytest.mark.numeric
+
 
 def test_target_encoder_applies_stochastic_depth_in_training_by_default() -> None:
     x = ecg(batch=8)
