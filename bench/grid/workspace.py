@@ -157,7 +157,8 @@ class Workspace:
         return self._encoders[key]
 
     def pretraining(self, unit: Unit, seed: int) -> dict[str, Any]:
-        """What the unit's pretraining recorded about its encoder (its collapse verdict).
+        """What the unit's pretraining recorded about its encoder (its collapse verdict, and
+        ``notes`` such as a batch capped to a small training set).
 
         Empty for a unit without pretraining; builds the encoder first if needed.
         """
@@ -173,6 +174,8 @@ class Workspace:
             with self._claimed(pretrain_lease(unit.key)):
                 result = run_pretraining(unit.plan, data, self.progress, corpus)
             self._pretrainings[unit.key] = {"collapse": result.collapse}
+            if result.notes:  # e.g. a batch capped to a small training set
+                self._pretrainings[unit.key]["notes"] = list(result.notes)
             if corpus is not None:
                 report = corpus.report()
                 self._pretrainings[unit.key]["corpus"] = {
