@@ -169,14 +169,12 @@ def too_small_to_test(sample: ScoredSample, n_boot: int, alpha: float, n_partial
         reasons.append("no class scored")
     if sample.kind == "classes":
         least = min_class_count(alpha)
-        few = [
-            f"{name} ({count} {side}{'s' if count != 1 else ''})"
-            for name in sample.scored
-            for side, count in (
-                ("positive", sample.positives[name]), ("negative", sample.negatives[name])
-            )
-            if count < least
-        ]  # fmt: skip
+        few = []
+        for name in sample.scored:
+            counts = [(sample.positives[name], "positive"), (sample.negatives[name], "negative")]
+            low = [f"{n} {side}{'s' if n != 1 else ''}" for n, side in counts if n < least]
+            if low:
+                few.append(f"{name} ({', '.join(low)})")
         if few:
             reasons.append(f"classes under {least} positives or negatives: {_shown(few)}")
         if n_partial:

@@ -19,7 +19,7 @@ from bench.data.corpus_select import (
     protected_records,
     stores_fingerprints,
 )
-from bench.data.loading import load_dataset
+from bench.data.loading import DATASETS, load_dataset
 from bench.data.preprocess import Preprocessing
 from bench.data.signals import SignalSet
 from bench.encoders.base import Encoder
@@ -71,7 +71,8 @@ class Workspace:
         options = self.profile.preprocessing if preprocessing is None else preprocessing
         key = name if options == self.profile.preprocessing else f"{name}@{options.key()}"
         if key not in self._datasets:
-            root = self.data_roots.get(name)
+            source = DATASETS.get(name)  # a task file's view reads its dataset's root
+            root = self.data_roots.get(name) or self.data_roots.get(source.roots_as or name)
             self._datasets[key] = load_dataset(name, root, options)
         return self._datasets[key]
 

@@ -85,7 +85,7 @@ def test_a_too_small_test_set_gets_no_test_and_no_marker(frame: pd.DataFrame) ->
     tiny, large = frame.loc[("tiny", "good")], frame.loc[("large", "good")]
     rare = frame.loc[("rare", "good")]
     assert "4 test records (minimum 8 at 200 resamples)" in tiny["too_small"]
-    assert "A (2 positives), A (2 negatives)" in tiny["too_small"]
+    assert "A (2 positives, 2 negatives)" in tiny["too_small"]
     assert rare["too_small"] == "classes under 3 positives or negatives: C (2 positives)"
     for entry in (tiny, rare):
         assert entry["markers"] == "" and np.isnan(entry["p_vs_random_init"])
