@@ -83,6 +83,10 @@ def leaderboard_csv(grid: Path, keys: Keys = None) -> pd.DataFrame:
     path = grid / "leaderboards" / "leaderboard.csv"
     if path.is_file() and keys is None:
         frame = pd.read_csv(path)
+        for column in [c for c in frame.columns if c.startswith(("p_vs_", "p_adj_vs_"))]:
+            # p-values at the bootstrap's resolution are written "< 0.001": read the bound
+            text = frame[column].astype(str).str.removeprefix("< ")
+            frame[column] = pd.to_numeric(text, errors="coerce")
     else:
         cells = load_results(grid, status="ok", skip_invalid=True, eval_keys=keys)
         keys = frozenset(c.eval_key for c in cells if c.task.startswith("ptbxl"))

@@ -13,9 +13,10 @@ Boundaries the annotators left unmarked (-1) drop that beat's value. Each target
 over the beats of all 12 leads pooled (``leads`` picks others, e.g. ("II",)); a record where any
 target has no beat is dropped (on the real LUDB 24 of 200, the records without any annotated P
 wave: 15 with atrial fibrillation, 3 with flutter, 6 more with ventricular pacing). Kind
-regression, main metric MAE: the mean of the four targets' MAEs, which mixes bpm with ms (the
-per-target MAEs are in ``per_target_mae``). Folds are the source's patient folds (one record
-per patient); with 200 records the task declares coarse label fractions.
+regression, main metric R² (the mean over the four targets: unit-free, where a mean MAE would
+mix bpm with ms; the per-target MAEs are in ``per_target_mae``), named in the tables'
+headings. Folds are the source's patient folds (one record per patient); with 200 records the
+task declares coarse label fractions.
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
             print(line)
     elif args.what == "tasks":
         from bench.task import TASKS
+        from bench.task.files import register_path_tasks
 
+        register_path_tasks()  # the task files on $BENCH_TASKS_PATH
         for name, task in TASKS.items():
             direction = "higher" if task.higher_is_better else "lower"
             line = f"{name:<22} {task.kind:<10} main={task.main_metric} ({direction} is better)"

@@ -166,6 +166,8 @@ def _print_summary(plan: PretrainPlan, result: PretrainResult) -> None:
             f"first step): "
             f"{verdict}"
         )
+    for note in result.notes:
+        print(f"note: {note}")
     print(f"checkpoint: {result.checkpoint}")
 
 

@@ -18,11 +18,13 @@ class DatasetSource(ABC):
     """A dataset reader: turns an official download (or a generator) into a cached SignalSet.
 
     ``needs_root`` is False for generated data; ``download_page`` is where users get the data;
-    ``archive_url`` is the official archive ``bench data download`` fetches ("" = none).
+    ``archive_url`` is the official archive ``bench data download`` fetches ("" = none);
+    ``roots_as`` names the dataset whose root this one reads (a task file's view of it).
     """
 
     name: ClassVar[str]
     needs_root: ClassVar[bool] = True
+    roots_as: ClassVar[str | None] = None
     download_page: ClassVar[str] = ""
     archive_url: ClassVar[str] = ""
 
@@ -54,11 +56,12 @@ def resolve_root(dataset: str, root: str | Path | None) -> Path | None:
     source = DATASETS.get(dataset)
     if not source.needs_root:
         return None
-    env = dataset_root_env(dataset)
+    named = source.roots_as or dataset
+    env = dataset_root_env(named)
     chosen = root or os.environ.get(env)
     if not chosen:
         raise DataError(
-            f"no data root for {dataset!r}: pass --data-root PATH or set {env}"
+            f"no data root for {named!r}: pass --data-root {named}=PATH or set {env}"
             + (f" (download from {source.download_page})" if source.download_page else "")
         )
     path = Path(chosen).expanduser()

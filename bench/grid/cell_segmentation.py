@@ -20,6 +20,7 @@ import numpy as np
 from bench.errors import ConfigError
 from bench.evaluation.delineation import delineation_bootstrap, delineation_metrics
 from bench.evaluation.fractions import task_fraction_rows, task_validation_rows
+from bench.evaluation.sample import describe_test_sample
 from bench.evaluation.segmentation import SegmentationFit, frozen_segmentation, selection_score
 from bench.evaluation.segmentation_finetune import finetune_segmentation
 from bench.grid.cells import ValidationScore, cell_config
@@ -97,6 +98,7 @@ def run_segmentation_cell(cell: Cell, workspace: Workspace) -> tuple[CellResult,
         ci=ci,
         timings=timings,
         pretraining=workspace.pretraining(cell.unit, cell.seed),
+        test_sample=describe_test_sample(data.labels[test], data.label_names, "masks").as_dict(),
     )
     flat_true = data.labels[test].reshape(len(test), -1)
     predictions = Predictions(

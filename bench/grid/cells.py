@@ -24,6 +24,7 @@ from bench.evaluation.kind_metrics import evaluate_multiclass, evaluate_regressi
 from bench.evaluation.metrics import CellMetrics, evaluate_cell, macro_auroc
 from bench.evaluation.objectives import Objective
 from bench.evaluation.probe_cache import cached_linear_probe
+from bench.evaluation.sample import describe_test_sample
 from bench.evaluation.windows import apply_windowed
 from bench.grid.cell_noise import noise_metrics, noisy_inputs, noisy_test
 from bench.grid.plan import Cell
@@ -189,6 +190,11 @@ def run_cell(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions]
         ci=measured.ci,
         timings=timings,
         pretraining=workspace.pretraining(cell.unit, cell.seed),
+        test_sample=describe_test_sample(
+            data.labels[test],
+            data.label_names,
+            "targets" if cell.task.kind == "regression" else "classes",
+        ).as_dict(),
     )
     predictions = Predictions(data.record_ids[test], data.labels[test], fit.report_scores)
     return result, predictions

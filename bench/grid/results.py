@@ -83,7 +83,10 @@ class CellResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     pretraining: dict[str, Any] = field(
         default_factory=dict
-    )  # {"collapse": bench.training.collapse.collapse_summary}; empty without pretraining
+    )  # {"collapse": collapse_summary, "notes": [...] (e.g. a capped batch)}; empty without one
+    # the test records and classes scored, and those left out with why (empty in files written
+    # before it existed): bench.evaluation.sample.ScoredSample.as_dict
+    test_sample: dict[str, Any] = field(default_factory=dict)
     error: str | None = None  # failed cells: "ExceptionType: message"
     traceback: str | None = None  # failed cells: the last frames of the traceback
     schema_version: int = SCHEMA_VERSION

@@ -19,7 +19,7 @@ from bench.data.corpus_select import (
     protected_records,
     stores_fingerprints,
 )
-from bench.data.loading import load_dataset
+from bench.data.loading import DATASETS, load_dataset
 from bench.data.preprocess import Preprocessing
 from bench.data.signals import SignalSet
 from bench.encoders.base import Encoder
@@ -71,7 +71,8 @@ class Workspace:
         options = self.profile.preprocessing if preprocessing is None else preprocessing
         key = name if options == self.profile.preprocessing else f"{name}@{options.key()}"
         if key not in self._datasets:
-            root = self.data_roots.get(name)
+            source = DATASETS.get(name)  # a task file's view reads its dataset's root
+            root = self.data_roots.get(name) or self.data_roots.get(source.roots_as or name)
             self._datasets[key] = load_dataset(name, root, options)
         return self._datasets[key]
 
@@ -157,7 +158,8 @@ class Workspace:
         return self._encoders[key]
 
     def pretraining(self, unit: Unit, seed: int) -> dict[str, Any]:
-        """What the unit's pretraining recorded about its encoder (its collapse verdict).
+        """What the unit's pretraining recorded about its encoder (its collapse verdict, and
+        ``notes`` such as a batch capped to a small training set).
 
         Empty for a unit without pretraining; builds the encoder first if needed.
         """
@@ -173,6 +175,8 @@ class Workspace:
             with self._claimed(pretrain_lease(unit.key)):
                 result = run_pretraining(unit.plan, data, self.progress, corpus)
             self._pretrainings[unit.key] = {"collapse": result.collapse}
+            if result.notes:  # e.g. a batch capped to a small training set
+                self._pretrainings[unit.key]["notes"] = list(result.notes)
             if corpus is not None:
                 report = corpus.report()
                 self._pretrainings[unit.key]["corpus"] = {

@@ -8,14 +8,23 @@ from collections.abc import Callable, Iterator
 
 import pandas as pd
 
+from bench.evaluation.sample import p_value_text
 from bench.reporting.challenge_rows import challenge_cell, challenge_markdown
+from bench.reporting.sample_rows import (
+    TEST_SET_LABEL,
+    TOO_SMALL_MARK,
+    minimums_note,
+    sample_cell,
+    sample_lines,
+    with_mark,
+)
 
 PROTOCOL_NAMES = {"linear": "linear probe", "finetune": "fine-tuning"}
 _MISSING = "–"  # a task without cells for this method
 COLLAPSED_MARK = " [collapsed]"  # a row whose encoder's pretraining was flagged as collapsed
 NATIVE_MARK = " [native input]"  # a row whose method saw its paper's input (input: native)
 LEAKAGE_MARK = " [seen in training]"  # a checkpoint whose training corpus held the task's data
-_LATEX_MARKERS = {"†": r"\dagger", "‡": r"\ddagger"}
+_LATEX_MARKERS = {"†": r"\dagger", "‡": r"\ddagger", TOO_SMALL_MARK: r"\circ"}
 _LATEX_SPECIAL = re.compile(r"([&%$#_{}~^\\])")
 _LATEX_ESCAPES = {"~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 
@@ -56,8 +65,17 @@ def table_note(n_boot: int, level: float, alpha: float, correction: str = "bh") 
         f"(footnoted below, CSV column leakage). random_init[m] / supervised[m]: the baseline "
         f"built on method m's own network (untrained and frozen / trained from scratch); Δ: an "
         f"SSL row's mean gain over its own random_init[m] (CSV: gain_vs_own_random_init, "
-        f"gain_vs_own_supervised)."
+        f"gain_vs_own_supervised). " + minimums_note(n_boot, alpha)
     )
+
+
+def csv_text(frame: pd.DataFrame, n_boot: int) -> str:
+    """The leaderboard frame as CSV, p-values at the bootstrap's resolution 1/(n_boot + 1)
+    written as '< 0.001' (n_boot = 1000), the others as numbers."""
+    shown = frame.copy()
+    for column in [c for c in shown.columns if c.startswith(("p_vs_", "p_adj_vs_"))]:
+        shown[column] = [p_value_text(p, n_boot) for p in shown[column]]
+    return shown.to_csv(index=False)
 
 
 def fraction_label(fraction: float) -> str:
@@ -78,6 +96,7 @@ def to_markdown(frame: pd.DataFrame, note: str) -> str:
         tasks = sorted(table["task"].unique())
         lines = [f"## {title}", "", "| Method | Seeds | " + " | ".join(tasks) + " |"]
         lines.append("|---|---|" + "---|" * len(tasks))
+        lines.append(f"| *{TEST_SET_LABEL}* | | " + " | ".join(_samples(table, tasks)) + " |")
         for label, seeds, cells, _ in _rows(table, tasks, _markdown_cell):
             lines.append(f"| {label} | {seeds} | " + " | ".join(cells) + " |")
         parts.append("\n".join(lines) + "\n")
@@ -85,7 +104,16 @@ def to_markdown(frame: pd.DataFrame, note: str) -> str:
         parts += [challenge] if challenge else []
     parts.append(f"{note}\n")
     parts += [f"{line}\n" for line in leakage_footnotes(frame)]
+    tested = sample_lines(frame)
+    if tested:
+        parts.append("## Test sets\n\n" + "".join(f"- {line}\n" for line in tested))
     return "\n".join(parts)
+
+
+def _samples(table: pd.DataFrame, tasks: list[str]) -> list[str]:
+    """The test sample of each task of ``table`` (every entry of a task has the same)."""
+    first = table.drop_duplicates("task").set_index("task")
+    return [sample_cell(first.loc[task]) for task in tasks]
 
 
 LATEX_PREAMBLE = "% needs \\usepackage{booktabs} and \\usepackage{graphicx}\n"
@@ -103,13 +131,22 @@ def to_latex(frame: pd.DataFrame, note: str) -> str:
         lines = [
             r"\begin{table}[t]",
             r"\centering",
-            rf"\caption{{{latex_escape(title)}: macro AUROC.}}",
+            rf"\caption{{{latex_escape(title)}{auroc_caption(table)}.}}",
             rf"\label{{tab:{_label(title)}}}",
             r"\small",
             r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
             rf"\begin{{tabular}}{{ll{'c' * len(tasks)}}}",
             r"\toprule",
             header + r" \\",
+            r"\midrule",
+            " & ".join(
+                [
+                    rf"\textit{{{TEST_SET_LABEL}}}",
+                    "",
+                    *(_latex_sample(c) for c in _samples(table, tasks)),
+                ]
+            )
+            + r" \\",
             r"\midrule",
         ]
         methods_written = False
@@ -122,7 +159,7 @@ def to_latex(frame: pd.DataFrame, note: str) -> str:
             row = [latex_escape(label), seeds.replace("–", "--"), *cells]
             lines.append(" & ".join(row) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}}"]
-        notes = " ".join([note, *leakage_footnotes(table)])
+        notes = " ".join([note, *leakage_footnotes(table), *sample_lines(table)])
         lines += [rf"\par\smallskip{{\footnotesize\raggedright {latex_escape(notes, True)}\par}}"]
         lines += [r"\end{table}", ""]
         parts.append("\n".join(lines))
@@ -147,10 +184,15 @@ def _tables(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
     tables = {key: rows for key, rows in frame.groupby(keys)}
     rank = {name: i for i, name in enumerate(PROTOCOL_NAMES)}  # linear probe first
     for key in sorted(tables, key=lambda k: (k[0], k[1], rank.get(k[2], len(rank)), k[2], k[3])):
-        yield table_title(*key) + _metric_suffix(tables[key]), tables[key]
+        yield table_title(*key) + metric_suffix(tables[key]), tables[key]
 
 
-def _metric_suffix(table: pd.DataFrame) -> str:
+def auroc_caption(table: pd.DataFrame) -> str:
+    """': macro AUROC' for a caption whose title names no metric (``metric_suffix`` is '')."""
+    return "" if metric_suffix(table) else ": macro AUROC"
+
+
+def metric_suffix(table: pd.DataFrame) -> str:
     """' · mae (lower is better)' for a table whose main metric is not macro AUROC, else ''."""
     if "main_metric" not in table or set(table["main_metric"]) <= {"macro_auroc"}:
         return ""
@@ -219,7 +261,7 @@ def _markdown_cell(entry: pd.Series) -> str:
         value = f"**{value}**"
     gain = entry["gain_vs_own_random_init"]
     own = f"Δ{gain:+.3f}" if not pd.isna(gain) else ""
-    return " ".join(part for part in (value, ci, entry["markers"], own) if part)
+    return with_mark(" ".join(part for part in (value, ci, entry["markers"], own) if part), entry)
 
 
 def _latex_cell(entry: pd.Series) -> str:
@@ -228,11 +270,18 @@ def _latex_cell(entry: pd.Series) -> str:
     value = value.replace(" ± ", r" $\pm$ ")
     if entry["best"]:
         value = rf"\textbf{{{value}}}"
-    if entry["markers"]:
-        value += "$^{" + "".join(_LATEX_MARKERS[m] for m in entry["markers"]) + "}$"
+    marks = with_mark(entry["markers"], entry).replace(" ", "")
+    if marks:
+        value += "$^{" + "".join(_LATEX_MARKERS[m] for m in marks) + "}$"
     if not ci:
         return value
     return rf"\begin{{tabular}}[t]{{@{{}}c@{{}}}}{value} \\ {{\scriptsize {ci}}}\end{{tabular}}"
+
+
+def _latex_sample(text: str) -> str:
+    """A test-sample cell in LaTeX (the mark as a raised circle)."""
+    escaped = latex_escape(text.replace(f" {TOO_SMALL_MARK}", ""))
+    return escaped + (r"$^{\circ}$" if text.endswith(TOO_SMALL_MARK) else "")
 
 
 def _label(title: str) -> str:

@@ -21,6 +21,13 @@ An entry whose encoder's pretraining was flagged as collapsed (``bench.training.
 any of its seeds has ``collapsed`` True, and its row is marked in the rendered tables. An entry
 of a published checkpoint whose training corpus held the task's data has the overlap in
 ``leakage`` (``bench.checkpoints.leakage``); its row is marked and footnoted.
+
+Every entry carries its task's test sample (``bench.evaluation.sample``): ``n_test`` records,
+``n_scored`` of ``n_classes`` classes scored, the ones left out with why, the fewest positives or
+negatives of a scored class. Below the documented minimums (test records for the resamples'
+resolution, positives and negatives per class for alpha) ``too_small`` says why, the paired
+tests are not run (no p-values, so they are not in the table's family either) and no marker is
+drawn. In the CSV, p-values at the bootstrap's resolution 1/(B + 1) read "< 0.001" (B = 1000).
 """
 
 from __future__ import annotations
@@ -35,10 +42,8 @@ import pandas as pd
 
 from bench.atomic import atomic_write
 from bench.errors import DataError
-from bench.evaluation.bootstrap import (
-    DEFAULT_LEVEL,
-    DEFAULT_N_BOOT,
-)
+from bench.evaluation.bootstrap import DEFAULT_LEVEL, DEFAULT_N_BOOT
+from bench.evaluation.sample import too_small_to_test
 from bench.evaluation.significance import (
     Correction,
     adjust_p_values,
@@ -49,7 +54,7 @@ from bench.grid.results import CellResult, load_results
 from bench.method import matched_name, split_matched
 from bench.reporting.challenge_rows import challenge_entry
 from bench.reporting.corpus_rows import base_method, row_name
-from bench.reporting.formats import table_note, to_latex, to_markdown
+from bench.reporting.formats import csv_text, table_note, to_latex, to_markdown
 from bench.reporting.resample_scores import ResampleScores
 from bench.task import METRIC_DIRECTIONS
 
@@ -58,7 +63,8 @@ MARKERS = {"random_init": "†", "supervised": "‡"}
 _CELL_COLUMNS = "profile task_group protocol fraction task method method_protocol is_baseline"
 _ENTRY_COLUMNS = (
     "n_pretrain_seeds pretrain_seeds n_seeds seeds mean std ci_low ci_high ci_level n_redrawn "
-    "n_partial collapsed leakage best"
+    "n_partial test_sample n_test n_classes n_scored classes_left_out min_class_count too_small "
+    "collapsed leakage best"
 )
 _TEST_COLUMNS = (
     " ".join(f"diff_vs_{b} p_vs_{b} p_adj_vs_{b}" for b in ("random_init", "supervised"))
@@ -114,6 +120,8 @@ def leaderboard_frame(
                     is_baseline=method in BASELINES or split_matched(method)[1] is not None,
                 )  # fmt: skip
                 row.update(_comparisons(cells, key, protocol, samples, options))
+                if row["too_small"]:  # no test below the minimums (bench.evaluation.sample)
+                    row.update({f"p_vs_{b}": np.nan for b in BASELINES})
                 row.update(_own_baselines(cells, key, protocol))
                 rows.append(row)
     frame = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
@@ -140,7 +148,7 @@ def write_leaderboards(
     note = table_note(options.n_boot, options.level, options.alpha, options.correction)
     texts = {
         "markdown": to_markdown(frame, note),
-        "csv": frame.to_csv(index=False),
+        "csv": csv_text(frame, options.n_boot),
         "latex": to_latex(frame, note),
     }
     paths = {}
@@ -218,6 +226,7 @@ def _entry(runs: Cells, samples: ResampleScores, options: LeaderboardOptions) ->
     pretrain_seeds, seeds = _levels(keys)
     scores, resamples = samples.grid(runs, pretrain_seeds, seeds)
     low, high = hierarchical_ci(scores, options.level, options.boot_seed)
+    sample = samples.sample(runs[keys[0]])
     return {
         "n_pretrain_seeds": len(pretrain_seeds),
         "pretrain_seeds": ";".join(map(str, pretrain_seeds)),
@@ -230,6 +239,13 @@ def _entry(runs: Cells, samples: ResampleScores, options: LeaderboardOptions) ->
         "ci_level": options.level,
         "n_redrawn": resamples.n_redrawn,
         "n_partial": resamples.n_partial,
+        "test_sample": sample.label(),
+        "n_test": sample.n_records,
+        "n_classes": len(sample.names),
+        "n_scored": len(sample.scored),
+        "classes_left_out": sample.left_out_text(),
+        "min_class_count": sample.min_class_count(),
+        "too_small": too_small_to_test(sample, options.n_boot, options.alpha, resamples.n_partial),
         "collapsed": any(_collapsed(runs[r]) for r in keys),
         "leakage": next((n for n in (runs[r].config.get("leakage") for r in keys) if n), ""),
         "main_metric": metric,

@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from bench.reporting.formats import fraction_label
-from bench.reporting.paper import cell_text
+from bench.reporting.paper import cell_text, paper_sample_text
+from bench.reporting.sample_rows import with_mark
 from bench.reporting.summary import score_header
 
 STYLE = """
@@ -81,16 +82,18 @@ def paper_table(
             text = html.escape(cell_text(entry))
             if entry is not None and entry["best"]:
                 text = f"<b>{text}</b>"
-            if entry is not None and entry["markers"]:
-                text += f" {html.escape(entry['markers'])}"
+            if entry is not None:
+                text = with_mark(f"{text} {html.escape(entry['markers'])}".rstrip(), entry)
             runs = " ".join(link(s, u) for s, u in seed_links.get((str(label), fraction), []))
             if runs:
                 text += f'<span class="runs">{runs}</span>'
             tds.append(f"<td>{text}</td>")
         css = ' class="baseline"' if baseline else ""
         rows.append(f"<tr{css}><td>{html.escape(str(label))}</td>{''.join(tds)}</tr>")
+    sample = paper_sample_text(table)
     return (
-        f"<h3>{html.escape(title)}</h3><table><thead><tr><th>Method</th>{head}</tr></thead>"
+        f"<h3>{html.escape(title)}</h3>{paragraph(sample) if sample else ''}"
+        f"<table><thead><tr><th>Method</th>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 

@@ -1,11 +1,14 @@
 """Paper-layout tables from a leaderboard frame: per task and protocol, rows = methods,
 columns = label fractions, as papers print label-efficiency results.
 
-Each entry is the leaderboard's "mean ± std over seeds" of the macro AUROC with its markers
-(† / ‡: significantly better than random_init / supervised), best mean of a column in bold;
-rows and markers are exactly those of ``bench.reporting.leaderboard`` (baselines last, a baseline
-taken from the other protocol labelled with it). Rendered as Markdown, booktabs LaTeX and a wide
-CSV (``mean@10 %``, ``std@10 %``, ``markers@10 %``, ``best@10 %`` per fraction).
+Each entry is the leaderboard's "mean ± std over seeds" of the task's main metric (named in the
+heading unless it is macro AUROC) with its markers († / ‡: significantly better than random_init
+/ supervised; ◦: the test set is too small to test), best mean of a column in bold; rows and
+markers are exactly those of ``bench.reporting.leaderboard`` (baselines last, a baseline taken
+from the other protocol labelled with it). Under each heading: the task's test set (records,
+classes scored and left out, why it is too small to test). Rendered as Markdown, booktabs LaTeX
+and a wide CSV (``mean@10 %``, ``std@10 %``, ``markers@10 %``, ``best@10 %`` per fraction, and
+the test set's ``n_test``, ``n_scored``, ``too_small``).
 """
 
 from __future__ import annotations
@@ -18,14 +21,18 @@ import pandas as pd
 from bench.reporting.formats import (
     LEAKAGE_MARK,
     PROTOCOL_NAMES,
+    auroc_caption,
     fraction_label,
     latex_escape,
     leakage_footnotes,
+    metric_suffix,
 )
+from bench.reporting.sample_rows import TOO_SMALL_MARK, sample_line, with_mark
 
 TABLE_KEYS = ["profile", "task_group", "task", "protocol"]
+SAMPLE_COLUMNS = ("n_test", "n_scored", "n_classes", "too_small")
 _MISSING = "–"
-_LATEX_MARKERS = {"†": r"\dagger", "‡": r"\ddagger"}
+_LATEX_MARKERS = {"†": r"\dagger", "‡": r"\ddagger", TOO_SMALL_MARK: r"\circ"}
 LATEX_PREAMBLE = "% needs \\usepackage{booktabs}\n"
 
 
@@ -34,10 +41,24 @@ def paper_title(profile: str, group: str, task: str, protocol: str) -> str:
     return f"{task} · {PROTOCOL_NAMES.get(protocol, protocol)} ({group}, profile {profile})"
 
 
+def paper_sample_text(table: pd.DataFrame) -> str:
+    """'Test set: 4 records · 6/26 classes; left out: ...; too small to test ...' of a paper
+    table (every entry of a task has the same test set; '' for an older frame)."""
+    entry = next(iter(_entries(table)), None)
+    if entry is None or "test_sample" not in entry:
+        return ""
+    return f"Test set: {sample_line(entry)}"
+
+
+def _entries(table: pd.DataFrame) -> list[pd.Series]:
+    """The leaderboard rows of a paper table (its present cells)."""
+    return [c for _, cells in table.iterrows() for c in cells if c is not None]
+
+
 def paper_tables(frame: pd.DataFrame) -> Iterator[tuple[tuple[str, ...], str, pd.DataFrame]]:
     """(key, title, table) per task and protocol (key: TABLE_KEYS' values): index = row labels,
     columns = fractions, values = the leaderboard rows (pd.Series) or None where a method
-    lacks that fraction."""
+    lacks that fraction. The title names the main metric unless it is macro AUROC."""
     rank = {name: i for i, name in enumerate(PROTOCOL_NAMES)}  # linear probe first
     groups = dict(tuple(frame.groupby(TABLE_KEYS)))
     order = sorted(groups, key=lambda k: (k[0], k[1], k[2], rank.get(k[3], len(rank)), k[3]))
@@ -51,7 +72,7 @@ def paper_tables(frame: pd.DataFrame) -> Iterator[tuple[tuple[str, ...], str, pd
             cells = [entries.loc[f] if f in entries.index else None for f in fractions]
             table[row_label(entries)] = cells
         table = pd.DataFrame.from_dict(table, orient="index", columns=fractions)
-        yield key, paper_title(*key), table
+        yield key, paper_title(*key) + metric_suffix(rows), table
 
 
 def row_label(entries: pd.DataFrame) -> str:
@@ -71,7 +92,10 @@ def to_paper_markdown(frame: pd.DataFrame, note: str) -> str:
     parts = ["# Paper tables\n"]
     for _, title, table in paper_tables(frame):
         header = "| Method | " + " | ".join(fraction_label(f) for f in table.columns) + " |"
-        lines = [f"## {title}", "", header, "|---|" + "---|" * len(table.columns)]
+        lines = [f"## {title}", ""]
+        sample = paper_sample_text(table)
+        lines += [sample, ""] if sample else []
+        lines += [header, "|---|" + "---|" * len(table.columns)]
         for label, cells in table.iterrows():
             lines.append(f"| {label} | " + " | ".join(_markdown_cell(c) for c in cells) + " |")
         parts.append("\n".join(lines) + "\n")
@@ -85,10 +109,13 @@ def to_paper_latex(frame: pd.DataFrame, note: str) -> str:
     parts = [LATEX_PREAMBLE]
     for _, title, table in paper_tables(frame):
         header = " & ".join(["Method", *(latex_escape(fraction_label(f)) for f in table.columns)])
+        metric = auroc_caption(pd.DataFrame(_entries(table)))
+        sample = paper_sample_text(table)
+        caption = f"{title}{metric} by label fraction." + (f" {sample}." if sample else "")
         lines = [
             r"\begin{table}[t]",
             r"\centering",
-            rf"\caption{{{latex_escape(title)}: macro AUROC by label fraction.}}",
+            rf"\caption{{{latex_escape(caption, True)}}}",
             r"\small",
             rf"\begin{{tabular}}{{l{'c' * len(table.columns)}}}",
             r"\toprule",
@@ -118,13 +145,15 @@ def to_paper_csv(frame: pd.DataFrame) -> str:
         for _, entries in part.groupby("method", sort=False):
             row = {"profile": profile, "task_group": group, "task": task, "protocol": protocol}
             row.update(method=row_label(entries), n_seeds=int(entries["n_seeds"].max()))
+            first = entries.iloc[0]
+            row.update({c: first[c] for c in SAMPLE_COLUMNS if c in first})
             for _, entry in entries.sort_values("fraction").iterrows():
                 name = fraction_label(entry["fraction"])
                 row[f"mean@{name}"], row[f"std@{name}"] = entry["mean"], entry["std"]
                 row[f"markers@{name}"], row[f"best@{name}"] = entry["markers"], entry["best"]
             rows.append(row)
     table = pd.DataFrame(rows)
-    fixed = ["profile", "task_group", "task", "protocol", "method", "n_seeds"]
+    fixed = ["profile", "task_group", "task", "protocol", "method", "n_seeds", *SAMPLE_COLUMNS]
     fractions = sorted(frame["fraction"].unique())
     stats = ("mean", "std", "markers", "best")
     wide = [f"{stat}@{fraction_label(f)}" for f in fractions for stat in stats]
@@ -144,7 +173,7 @@ def _markdown_cell(entry: pd.Series | None) -> str:
     if entry is None:
         return text
     text = f"**{text}**" if entry["best"] else text
-    return f"{text} {entry['markers']}" if entry["markers"] else text
+    return with_mark(f"{text} {entry['markers']}" if entry["markers"] else text, entry)
 
 
 def _latex_cell(entry: pd.Series | None) -> str:
@@ -152,8 +181,9 @@ def _latex_cell(entry: pd.Series | None) -> str:
         return "--"
     text = cell_text(entry).replace(" ± ", r" $\pm$ ")
     text = rf"\textbf{{{text}}}" if entry["best"] else text
-    if entry["markers"]:
-        text += "$^{" + "".join(_LATEX_MARKERS.get(m, m) for m in entry["markers"]) + "}$"
+    marks = with_mark(entry["markers"], entry).replace(" ", "")
+    if marks:
+        text += "$^{" + "".join(_LATEX_MARKERS.get(m, m) for m in marks) + "}$"
     return text
 
 
@@ -164,6 +194,7 @@ def paper_note(n_seeds: int) -> str:
         f"with its direction): mean ± std over seeds (sample std; up to {n_seeds} seeds, no ± "
         "for one). Bold: best mean in the column (label fraction), in the metric's direction. "
         "† / ‡: significantly better than random_init / supervised at the same task and "
-        "fraction (the test is described under leaderboard.md). A baseline row taken from the "
-        "other protocol is labelled with that protocol."
+        "fraction (the test is described under leaderboard.md). ◦: the task's test set (under "
+        "each heading) is below the minimums of that test, which is not run there. A baseline "
+        "row taken from the other protocol is labelled with that protocol."
     )

@@ -1,6 +1,8 @@
 """Per-cell scores on the shared bootstrap resamples of a task's test records, for the
 leaderboard's CIs and paired tests: every cell of a task is scored on the same resamples, and
-cells holding different test records are refused."""
+cells holding different test records are refused. Also each cell's test sample (records and
+classes scored), from its result or, for files written before results stored it, from its
+predictions."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import numpy as np
 
 from bench.errors import DataError
 from bench.evaluation.bootstrap import Resamples, macro_auroc_samples, valid_resamples
-from bench.evaluation.kind_metrics import resampled_main_metric
+from bench.evaluation.kind_metrics import REGRESSION_METRICS, resampled_main_metric
+from bench.evaluation.sample import ScoredSample, describe_test_sample
 from bench.evaluation.segmentation_resample import record_resamples, resampled_boundary_f1
 from bench.grid.results import CellResult, load_predictions
 
@@ -42,6 +45,18 @@ class ResampleScores:
                 if (pretrain_seed, seed) in runs:
                     scores[i, j] = self._cell(runs[(pretrain_seed, seed)])
         return scores, self._resamples[(first.profile, first.task)]
+
+    def sample(self, cell: CellResult) -> ScoredSample:
+        """The test records and classes ``cell`` scored (and those it left out)."""
+        if cell.test_sample:
+            return ScoredSample.from_dict(cell.test_sample)
+        y_true = load_predictions(self._results_dir, cell.eval_key).y_true
+        if cell.config.get("segmentation"):
+            return describe_test_sample(y_true, cell.label_names, "masks")
+        regression = cell.metrics.get("main_metric") in REGRESSION_METRICS
+        return describe_test_sample(
+            y_true, cell.label_names, "targets" if regression else "classes"
+        )
 
     def _cell(self, cell: CellResult) -> np.ndarray:
         if cell.eval_key not in self._samples:

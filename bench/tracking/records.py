@@ -5,7 +5,11 @@ its run folder (``checkpoint.pt`` header and ``history.csv``). Names are the sam
 so the MLflow UI's compare view lines runs up: tags ``method``, ``task``, ``protocol`` ...;
 params from the configs flattened to dotted keys (``method.size``, ``train.lr``); metrics
 ``macro_auroc``, ``macro_auroc_ci_low`` / ``_ci_high``, ``auroc.<class>``, ``n_train``,
-``realised_fraction``, ``time.<stage>``; the loss curve as ``pretrain.<column>`` per step.
+``realised_fraction``, ``time.<stage>``; the loss curve as ``pretrain.<column>`` per step. The
+test sample (``bench.evaluation.sample``): metrics ``n_test``, ``n_classes_scored``,
+``n_classes_left_out``, ``positives.<class>``; tags ``test_sample`` ('4 records · 6/26
+classes'), ``classes_left_out`` (with why) and ``too_small_to_test`` (why the leaderboard's
+default test, at the cell's resamples and alpha 0.05, is not run; absent when it is).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from bench.evaluation.sample import ScoredSample, too_small_to_test
 from bench.grid.results import CellResult, ResultFileError, result_paths
 from bench.tracking.naming import cell_run_name
 from bench.training.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_NAME, CheckpointError
@@ -39,6 +44,7 @@ DIGEST_TAG = "result_digest"  # which version of the result file a child run mir
 PRETRAINING_LOGGED_TAG = "pretraining_logged"  # "true" once curve and artifacts are logged
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 _CELL_NUMBERS = ("n_train", "n_val", "n_test", "realised_fraction")
+DEFAULT_ALPHA = 0.05  # the leaderboard's default significance level (bench leaderboard --alpha)
 
 
 def safe_name(name: str) -> str:
@@ -109,6 +115,23 @@ def cell_tags(result: CellResult, digest: str) -> dict[str, str]:
         tags["weights_sha256"] = str(weights.get("weights_sha256"))
     if result.config.get("leakage"):
         tags["leakage"] = _clip(str(result.config["leakage"]), TAG_VALUE_LIMIT)
+    return {**tags, **_sample_tags(result)}
+
+
+def _sample_tags(result: CellResult) -> dict[str, str]:
+    """The cell's test sample, its left-out classes and why it is too small to test."""
+    if not result.test_sample:
+        return {}
+    sample = ScoredSample.from_dict(result.test_sample)
+    tags = {"test_sample": sample.label()}
+    if sample.left_out:
+        tags["classes_left_out"] = _clip(sample.left_out_text(), TAG_VALUE_LIMIT)
+    n_boot = int(result.ci.get("n_boot") or 0)
+    if n_boot:
+        partial = int(result.ci.get("n_partial") or 0)
+        reason = too_small_to_test(sample, n_boot, DEFAULT_ALPHA, partial)
+        if reason:
+            tags["too_small_to_test"] = _clip(reason, TAG_VALUE_LIMIT)
     return tags
 
 
@@ -137,6 +160,11 @@ def cell_metrics(result: CellResult) -> dict[str, float]:
     for label, value in (result.metrics.get("per_class_auroc") or {}).items():
         values[f"auroc.{label}"] = value
     values.update({name: getattr(result, name) for name in _CELL_NUMBERS})
+    if result.test_sample:
+        sample = ScoredSample.from_dict(result.test_sample)
+        values["n_classes_scored"] = len(sample.scored)
+        values["n_classes_left_out"] = len(sample.left_out)
+        values.update({f"positives.{name}": n for name, n in sample.positives.items()})
     values.update({f"time.{stage}": seconds for stage, seconds in result.timings.items()})
     return {safe_name(k): float(v) for k, v in values.items() if _is_number(v) and math.isfinite(v)}
 

@@ -19,6 +19,29 @@ DEVICE_MEMORY_SHARE = 0.5
 """Largest share of the free device memory the training records may take to live on the GPU."""
 
 
+def fitted_batch(batch_size: int, world_size: int, n_records: int) -> tuple[int, str]:
+    """(per-process batch, note): ``batch_size`` when ``batch_size x world_size`` records fit
+    the ``n_records`` training records, else the batch capped to them (one step per epoch) with
+    a note saying so and how to choose another (on small datasets, e.g. a 50-record sample, the
+    profiles' batch of 64 would otherwise leave no step to train). ConfigError when fewer
+    records than processes leave nothing to cap to."""
+    if batch_size * world_size <= n_records:
+        return batch_size, ""
+    capped = n_records // world_size
+    if capped < 1:
+        raise ConfigError(
+            f"{n_records} training records cannot give each of {world_size} processes a crop "
+            "per step: train on fewer processes (--nproc)"
+        )
+    note = (
+        f"train.batch_size {batch_size * world_size} exceeds the {n_records} training records: "
+        f"capped to {capped * world_size} (one step per epoch); choose another with --set "
+        "profile_overrides.train.batch_size=N (bench run) or --set train.batch_size=N "
+        "(bench pretrain)"
+    )
+    return capped, note
+
+
 def place_records(signals: np.ndarray | Ragged, device: torch.device) -> Tensor | FlatRecords:
     """The records as a float32 tensor where crops are cut from (FlatRecords when ragged).
 
@@ -48,7 +71,9 @@ class CropSampler:
     batched indexing there, with no host-device traffic. The permutation is cut into
     ``steps_per_epoch`` global batches of ``batch_size * world_size`` records (the remainder is
     dropped); process ``rank`` takes its own slice of each global batch, so N processes see
-    exactly what one process with an N-times larger batch would. The plan is drawn on the CPU,
+    exactly what one process with an N-times larger batch would; a batch larger than the
+    records is capped to them (``fitted_batch``; ``note`` says so, '' otherwise). The plan is
+    drawn on the CPU,
     so the crops are the same on every device. The state (generator, epoch, plan) is saved in
     checkpoints for exact resumption. Records of differing lengths (FlatRecords) draw each
     offset within the record's own span; records shorter than the crop are left out (logged).
@@ -80,13 +105,11 @@ class CropSampler:
                     crop_length,
                 )
             n_records = len(self.population)
+        batch_size, self.note = fitted_batch(batch_size, world_size, n_records)
+        if self.note and rank == 0:
+            log.warning(self.note)
         self.global_batch = batch_size * world_size
         self.steps_per_epoch = n_records // self.global_batch
-        if self.steps_per_epoch == 0:
-            raise ConfigError(
-                f"batch size {batch_size} x {world_size} process(es) exceeds the "
-                f"{n_records} training records"
-            )
         self.records = records
         self.crop_length = crop_length
         self.batch_size = batch_size

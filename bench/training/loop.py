@@ -164,6 +164,7 @@ class TrainingLoop:
             processes.rank,
             processes.world_size,
         )
+        self.notes = [self.sampler.note] if self.sampler.note else []  # e.g. a capped batch
         self.total_steps = config.total_steps(self.sampler.steps_per_epoch)
         self.schedule = WarmupCosine(
             config.lr,
@@ -271,6 +272,7 @@ class TrainingLoop:
             steps_this_call=self.step - start_step,
             collapse=collapse_summary(self.method.collapse_rule(), self.history.columns),
             compile_s=self.compile_s,
+            notes=tuple(self.notes),
         )
 
     @property
@@ -359,6 +361,7 @@ class TrainingLoop:
                     "train_config": to_dict(self.config),
                     "history": self.history.state_dict(),
                     "collapse": collapse_summary(self.method.collapse_rule(), self.history.columns),
+                    "notes": self.notes,
                     "sampler": current["sampler"],
                     "world_size": self.processes.world_size,
                     "rng": rng_states[0],

@@ -19,7 +19,8 @@ class PretrainResult:
     ``samples_per_s`` cover the training of every call together. ``collapse`` is the
     method's collapse diagnostic and verdict (``bench.training.collapse``). ``compile_s``
     is the wall time of the steps that ran torch.compile (``bench.training.compile``; 0
-    without ``train.compile``); it is part of ``wall_time_s``.
+    without ``train.compile``); it is part of ``wall_time_s``. ``notes``: what the run changed
+    from its config (a batch larger than the training records, capped to them).
     """
 
     checkpoint: Path
@@ -32,6 +33,7 @@ class PretrainResult:
     steps_this_call: int
     collapse: dict[str, Any] = field(default_factory=dict)
     compile_s: float = 0.0
+    notes: tuple[str, ...] = ()
 
 
 def result_from_checkpoint(
@@ -51,4 +53,5 @@ def result_from_checkpoint(
         steps_this_call=0,
         collapse=collapse_summary(rule, history.columns),
         compile_s=float(state.get("compile_s", 0.0)),
+        notes=tuple(state.get("notes", ())),
     )

@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 from bench.data.ragged import Ragged
 from bench.data.shards import ShardedRecords
 from bench.errors import ConfigError
-from bench.training.batches import DEVICE_MEMORY_SHARE, CropSampler, place_records
+from bench.training.batches import DEVICE_MEMORY_SHARE, CropSampler, fitted_batch, place_records
 
 log = logging.getLogger(__name__)
 
@@ -147,13 +147,11 @@ class StreamingSampler:
                 "%d of %d records are shorter than the %d-sample crop and are not cropped",
                 len(records) - len(self.population), len(records), crop_length,
             )  # fmt: skip
+        batch_size, self.note = fitted_batch(batch_size, world_size, len(self.population))
+        if self.note and rank == 0:
+            log.warning(self.note)
         self.global_batch = batch_size * world_size
         self.steps_per_epoch = len(self.population) // self.global_batch
-        if self.steps_per_epoch == 0:
-            raise ConfigError(
-                f"batch size {batch_size} x {world_size} process(es) exceeds the "
-                f"{len(self.population)} training records"
-            )
         self.records, self.lengths = records, lengths
         self.crop_length, self.batch_size, self.rank = crop_length, batch_size, rank
         self.device, self.workers = device, workers

@@ -9,8 +9,9 @@ import numpy as np
 from bench.evaluation.kind_metrics import evaluate_regression
 from bench.grid.provenance import collect_provenance
 from bench.grid.results import CellResult, Predictions, write_result
-from bench.reporting.formats import to_markdown
+from bench.reporting.formats import to_latex, to_markdown
 from bench.reporting.leaderboard import LeaderboardOptions, leaderboard_frame
+from bench.reporting.paper import to_paper_latex, to_paper_markdown
 from bench.reporting.summary import summary_frame, to_summary_markdown
 
 N_TEST = 200
@@ -65,3 +66,15 @@ def test_the_summary_ranks_the_lowest_mae_first_and_names_the_metric(tmp_path: P
     assert "| Method | Tasks | Mean MAE | Mean rank [CI] |" in to_summary_markdown(
         summary.reset_index(), ""
     )
+
+
+def test_paper_headings_name_a_metric_other_than_macro_auroc(tmp_path: Path) -> None:
+    """The paper tables' note reads "macro AUROC unless the heading names another" (issue 25:
+    ludb-intervals showed R² under a heading that named nothing)."""
+    write_age_grid(tmp_path / "results")
+    frame = leaderboard_frame(tmp_path / "results", LeaderboardOptions(n_boot=50))
+    markdown = to_paper_markdown(frame, "")
+    assert "## age · linear probe (age, profile smoke) · mae (lower is better)" in markdown
+    latex = to_paper_latex(frame, "")
+    assert "mae (lower is better) by label fraction" in latex and "macro AUROC" not in latex
+    assert "macro AUROC" not in to_latex(frame, "")

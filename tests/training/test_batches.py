@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.errors import ConfigError
-from bench.training.batches import CropSampler, place_records
+from bench.training.batches import CropSampler, fitted_batch, place_records
 
 N_RECORDS, N_LEADS, LENGTH, CROP = 20, 3, 50, 16
 CPU = torch.device("cpu")
@@ -84,8 +84,8 @@ def test_ranks_split_the_global_batch_of_one_process() -> None:
 def test_impossible_shapes_fail_clearly() -> None:
     with pytest.raises(ConfigError, match="crop length 60 samples exceeds the record length 50"):
         CropSampler(labelled_records(), 60, 4, 0, CPU)
-    with pytest.raises(ConfigError, match="batch size 16 x 2 process"):
-        CropSampler(labelled_records(), CROP, 16, 0, CPU, world_size=2)
+    with pytest.raises(ConfigError, match="20 training records cannot give each of 32 proc"):
+        CropSampler(labelled_records(), CROP, 16, 0, CPU, world_size=32)
 
 
 def test_read_only_memmap_is_accepted(tmp_path: object) -> None:
@@ -96,3 +96,13 @@ def test_read_only_memmap_is_accepted(tmp_path: object) -> None:
     array.flush()
     records = place_records(np.load(f"{tmp_path}/x.npy", mmap_mode="r"), CPU)
     assert records.shape == (4, 2, 8) and float(records.sum()) == 1.5 * 64
+
+
+def test_a_batch_larger_than_the_records_is_capped_per_process() -> None:
+    assert fitted_batch(4, 2, 20) == (4, "")
+    per_process, note = fitted_batch(32, 2, 41)  # 32 per process, 64 in all
+    assert per_process == 20 and "64 exceeds the 41 training records: capped to 40" in note
+    capped = sampler(batch_size=32)
+    assert capped.steps_per_epoch == 1 and capped.batch(0).shape[0] == N_RECORDS
+    with pytest.raises(ConfigError, match="3 training records cannot give each of 4 processes"):
+        fitted_batch(8, 4, 3)

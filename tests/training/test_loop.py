@@ -202,7 +202,6 @@ def test_bf16_autocast_on_cpu(tmp_path: Path, toys: Any) -> None:
     [
         ({"n_leads": 2}, "expects records"),
         ({"length": 20}, "crops 32 samples"),
-        ({"n_records": 5}, "exceeds the 5 training records"),
     ],
 )
 def test_unusable_data_fails_clearly(
@@ -210,6 +209,19 @@ def test_unusable_data_fails_clearly(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         pretrain(toys.build(), toys.signals(**shape), CONFIG, tmp_path, progress=False)
+
+
+def test_a_batch_larger_than_the_training_records_is_capped_with_a_note(
+    tmp_path: Path, toys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="bench.training.batches"):
+        result = pretrain(toys.build(), toys.signals(n_records=5), CONFIG, tmp_path, progress=False)
+    assert result.finished and result.steps == CONFIG.epochs  # one step of 5 crops per epoch
+    (note,) = result.notes
+    assert "train.batch_size 8 exceeds the 5 training records: capped to 5" in note
+    assert "--set profile_overrides.train.batch_size=N" in note and note in caplog.text
+    again = pretrain(toys.build(), toys.signals(n_records=5), CONFIG, tmp_path, progress=False)
+    assert again.steps_this_call == 0 and again.notes == result.notes  # kept in the checkpoint
 
 
 @pytest.mark.slow

@@ -32,6 +32,7 @@ from bench.grid.workspace import Workspace
 from bench.method import Protocol
 from bench.paths import CACHE_ENV, RESULTS_ENV, cache_dir, dataset_root_env, results_dir
 from bench.task import TASKS
+from bench.task.files import TASKS_PATH_ENV, is_task_file
 from bench.training.checkpoint import CHECKPOINT_NAME
 
 
@@ -235,7 +236,11 @@ def run_context(config: RunConfig) -> RunContext:
         variable = dataset_root_env(dataset)
         if os.environ.get(variable):
             env[variable] = _absolute(os.environ[variable])
-    plain = to_dict(dataclasses.replace(config, profile=profile, data_roots=roots))
+    if os.environ.get(TASKS_PATH_ENV):  # task files found by name (bench.task.files)
+        folders = os.environ[TASKS_PATH_ENV].split(os.pathsep)
+        env[TASKS_PATH_ENV] = os.pathsep.join(_absolute(f) for f in folders if f)
+    tasks = tuple(_absolute(t) if is_task_file(t) else t for t in config.tasks)
+    plain = to_dict(dataclasses.replace(config, profile=profile, data_roots=roots, tasks=tasks))
     return RunContext(uuid.uuid4().hex, plain, env)
 
 
