@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bench.config import check_range
@@ -33,6 +32,7 @@ from methods._masked_decoding import (
     masked_mse,
     normalize_patches,
 )
+from methods.contrastive import nt_xent
 
 MaskType = Literal["column", "token"]
 
@@ -134,21 +134,6 @@ def random_column_mask(
     masked = columns.unsqueeze(1).expand(batch, n_leads, n_patches).reshape(batch, -1)
     keep = (~masked).nonzero()[:, 1].reshape(batch, -1)
     return keep, masked
-
-
-def nt_xent(a: Tensor, b: Tensor, temperature: float) -> Tensor:
-    """NT-Xent (SimCLR's InfoNCE) of paired embeddings ``a``, ``b`` [B, E], in float32.
-
-    Each of the 2B embeddings has its pair as the positive and the other 2B - 2 as negatives
-    (cosine similarity / ``temperature``); the loss is the mean cross-entropy over all 2B.
-    """
-    z = F.normalize(torch.cat([a, b]).float(), dim=1)
-    logits = (z @ z.T) / temperature
-    n = a.shape[0]
-    self_pairs = torch.eye(2 * n, dtype=torch.bool, device=z.device)
-    logits = logits.masked_fill(self_pairs, float("-inf"))
-    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
-    return F.cross_entropy(logits, positives)
 
 
 @METHODS.register("hybrid")

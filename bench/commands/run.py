@@ -20,7 +20,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Every pretraining happens once and serves every task, fraction and seed; "
         "finished cells are skipped, so an interrupted run continues where it stopped.",
     )
-    parser.add_argument("--methods", nargs="+", metavar="M", help="method names or 'all'")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        metavar="M",
+        help="method names or groups: 'all' (the brief's methods and baselines), "
+        "'comparators' (SimCLR, BYOL, CLOCS, 3KG), 'checkpoints'",
+    )
     parser.add_argument("--tasks", nargs="+", metavar="T", help="task names or groups (ptbxl)")
     parser.add_argument("--fractions", nargs="+", type=float, metavar="F", help="label fractions")
     parser.add_argument(

@@ -18,10 +18,10 @@ from bench.training.checkpoint import load_encoder
 from bench.training.config import TrainConfig
 from bench.training.loop import pretrain
 from methods._masked_decoding import masked_mse, normalize_patches
+from methods.contrastive import nt_xent
 from methods.hybrid_mae_contrastive import (
     HybridConfig,
     HybridMAEContrastive,
-    nt_xent,
     random_column_mask,
     random_token_mask,
 )
