@@ -4,7 +4,8 @@ A cell's child run mirrors its result file (``CellResult``); a pretraining's par
 its run folder (``checkpoint.pt`` header and ``history.csv``). Names are the same in every run,
 so the MLflow UI's compare view lines runs up: tags ``method``, ``task``, ``protocol`` ...;
 params from the configs flattened to dotted keys (``method.size``, ``train.lr``); metrics
-``macro_auroc``, ``macro_auroc_ci_low`` / ``_ci_high``, ``auroc.<class>``, ``n_train``,
+``macro_auroc``, ``macro_auroc_ci_low`` / ``_ci_high``, ``auroc.<class>``, ``auprc.<class>``,
+``positives.<class>`` (the class's test positives), ``n_train``,
 ``realised_fraction``, ``time.<stage>``; the loss curve as ``pretrain.<column>`` per step.
 """
 
@@ -88,6 +89,7 @@ def cell_tags(result: CellResult, digest: str) -> dict[str, str]:
         "seed": str(result.seed),
         "profile": result.profile,
         "pretrain_key": parent_key(result),
+        **({"shots": str(result.shots)} if result.shots is not None else {}),
         "eval_key": result.eval_key,
         "status": result.status,
         "data_fingerprint": provenance.data_fingerprint,
@@ -121,21 +123,26 @@ def cell_params(result: CellResult) -> dict[str, str]:
         "fraction": result.fraction,
         "seed": result.seed,
         "profile": result.profile,
+        **({"shots": result.shots} if result.shots is not None else {}),
     }
     ci = {key: value for key, value in result.ci.items() if key in ("level", "n_boot", "seed")}
     return {**flatten_params({"cell": cell, "ci": ci}), **flatten_params(result.config)}
 
 
 def cell_metrics(result: CellResult) -> dict[str, float]:
-    """Finite metrics of a cell: scalar scores, CI bounds, per-class AUROC, sizes, timings."""
+    """Finite metrics of a cell: scalar scores, CI bounds, per-class AUROC, AUPRC and test
+    positives, sizes, timings."""
     values: dict[str, Any] = {
         name: value for name, value in result.metrics.items() if _is_number(value)
     }
     for name, bounds in result.ci.items():
         if isinstance(bounds, (list, tuple)) and len(bounds) == 2:
             values[f"{name}_ci_low"], values[f"{name}_ci_high"] = bounds
-    for label, value in (result.metrics.get("per_class_auroc") or {}).items():
-        values[f"auroc.{label}"] = value
+    for prefix, entry in (("auroc", "per_class_auroc"), ("auprc", "per_class_auprc")):
+        for label, value in (result.metrics.get(entry) or {}).items():
+            values[f"{prefix}.{label}"] = value
+    for label, count in (result.metrics.get("test_positives") or {}).items():
+        values[f"positives.{label}"] = count
     values.update({name: getattr(result, name) for name in _CELL_NUMBERS})
     values.update({f"time.{stage}": seconds for stage, seconds in result.timings.items()})
     return {safe_name(k): float(v) for k, v in values.items() if _is_number(v) and math.isfinite(v)}
