@@ -3,10 +3,11 @@
 The head of I-JEPA's and V-JEPA's attentive probing (and the ICLR'26 "Reality Check" ECG
 benchmark's frozen protocol): a record's tokens (``bench.evaluation.tokens``: every window's
 (lead x) time tokens) are layer-normed, ``queries`` learnable query vectors attend over them
-(multi-head cross-attention, padding masked), and a linear layer maps the layer-normed,
-concatenated query outputs to the task's logits. A mean over tokens is one fixed attention
-pattern; the head learns where to look instead, so it reads information that the linear probe
-on mean-pooled embeddings cannot (a token set whose mean is the same for every class).
+(multi-head cross-attention, padding masked), and a linear layer maps the concatenated query
+outputs, standardised over the training records, to the task's logits. A mean over tokens is
+one fixed attention pattern; the head learns where to look instead, so it reads information
+that the linear probe on mean-pooled embeddings cannot (a token set whose mean is the same for
+every class).
 
 Training: AdamW on the task kind's loss (``bench.evaluation.objectives``), the learning rate
 rising linearly over the first epoch and then constant, so the state after ``e`` epochs is that
@@ -70,7 +71,14 @@ class AttentiveConfig:
 
 
 class AttentivePooler(nn.Module):
-    """LayerNorm -> ``n_queries`` learnable queries cross-attending -> LayerNorm -> Linear."""
+    """LayerNorm -> ``n_queries`` learnable queries cross-attending -> standardised -> Linear.
+
+    The pooled outputs are standardised over records (batch norm without affine, as the
+    fine-tuning linear head and the linear probe's scaler do): a frozen encoder's tokens can
+    differ little between records, and a head fed such inputs unscaled learns very slowly.
+    Training standardises with each batch's statistics; ``calibrate`` sets the statistics that
+    scoring uses to those of the whole training set.
+    """
 
     def __init__(self, dim: int, n_queries: int, n_outputs: int, heads: int):
         super().__init__()
@@ -78,17 +86,39 @@ class AttentivePooler(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.queries = nn.Parameter(0.02 * torch.randn(n_queries, dim))
         self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
-        self.out_norm = nn.LayerNorm(n_queries * dim)
+        self.standardise = nn.BatchNorm1d(n_queries * dim, affine=False)
         self.linear = nn.Linear(n_queries * dim, n_outputs)
 
-    def forward(self, tokens: Tensor, padding: Tensor | None = None) -> Tensor:
-        """Tokens [B, N, dim] (``padding`` [B, N], True where padded) -> logits [B, outputs]."""
+    def pool(self, tokens: Tensor, padding: Tensor | None = None) -> Tensor:
+        """Tokens [B, N, dim] (``padding`` [B, N], True where padded) -> [B, queries * dim]."""
         keys = self.norm(tokens)
         queries = self.queries.expand(len(tokens), -1, -1)
         pooled, _ = self.attention(
             queries, keys, keys, key_padding_mask=padding, need_weights=False
         )
-        return self.linear(self.out_norm(pooled.flatten(1)))
+        return pooled.flatten(1)
+
+    def forward(self, tokens: Tensor, padding: Tensor | None = None) -> Tensor:
+        """Tokens [B, N, dim] (``padding`` as in ``pool``) -> logits [B, outputs]."""
+        return self.linear(self.standardise(self.pool(tokens, padding)))
+
+    @torch.no_grad()
+    def calibrate(self, tokens: RecordTokens, device: torch.device, batch_size: int) -> None:
+        """Set the standardisation to the mean and variance of the pooled outputs of every
+        record of ``tokens`` (the training set)."""
+        self.eval()
+        pooled = torch.cat(
+            [self.pool(*tokens.batch(rows, device)) for rows in batches(len(tokens), batch_size)]
+        )
+        self.standardise.running_mean.copy_(pooled.mean(0))
+        self.standardise.running_var.copy_(pooled.var(0, unbiased=False))
+
+
+def batches(n: int, size: int, order: np.ndarray | None = None) -> list[np.ndarray]:
+    """``n`` rows (in ``order``, else in turn) in ceil(n / size) batches of near-equal size, so
+    that no batch holds a single record (batch statistics need two) unless ``n`` is 1."""
+    rows = np.arange(n) if order is None else order
+    return np.array_split(rows, -(-n // size))
 
 
 @dataclass(frozen=True)
@@ -158,17 +188,17 @@ def _train(
     """Train ``head`` on ``fit`` = (tokens, labels, objective, lr, weight decay) for the
     longest of ``config.epochs``; yields each epoch count of the grid once it is reached."""
     tokens, labels, objective, lr, weight_decay = fit
+    if len(tokens) < 2:
+        raise ConfigError("the attentive probe needs at least 2 labelled records")
     optimizer = torch.optim.AdamW(parameter_groups(head, weight_decay), lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    batch = min(config.batch_size, len(tokens))
-    per_epoch = -(-len(tokens) // batch)
+    per_epoch = len(batches(len(tokens), config.batch_size))
     checks = sorted(set(config.epochs))
     step = 0
     for epoch in range(1, checks[-1] + 1):
         head.train()
         order = torch.randperm(len(tokens), generator=generator).numpy()
-        for start in range(0, len(order), batch):
-            rows = order[start : start + batch]
+        for rows in batches(len(tokens), config.batch_size, order):
             for group in optimizer.param_groups:
                 group["lr"] = lr * min(1.0, (step + 1) / per_epoch)  # warm-up: the first epoch
             x, padding = tokens.batch(rows, device)
@@ -177,6 +207,7 @@ def _train(
             optimizer.step()
             step += 1
         if epoch in checks:
+            head.calibrate(tokens, device, config.batch_size)
             yield epoch
 
 
@@ -196,8 +227,7 @@ def predict(
     """The head's outputs (probabilities, or predictions in the targets' units) per record."""
     head.eval()
     outputs = []
-    for start in range(0, len(tokens), batch_size):
-        rows = np.arange(start, min(start + batch_size, len(tokens)))
+    for rows in batches(len(tokens), batch_size):
         batch, padding = tokens.batch(rows, device)
         outputs.append(objective.output(head(batch, padding).float()).cpu().numpy())
     return np.concatenate(outputs).astype(np.float32)

@@ -66,6 +66,10 @@ def test_an_epoch_count_of_the_grid_is_the_run_of_that_length() -> None:
         assert next(steps) == 3
         states.append({k: v.clone() for k, v in head.state_dict().items()})
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    with torch.no_grad():  # scoring standardises with the whole training set's statistics
+        pooled = head.pool(*tokens.batch(np.arange(len(tokens)), CPU))
+    torch.testing.assert_close(head.standardise.running_mean, pooled.mean(0))
+    torch.testing.assert_close(head.standardise.running_var, pooled.var(0, unbiased=False))
 
 
 def test_records_of_differing_token_counts_are_padded_and_masked() -> None:
