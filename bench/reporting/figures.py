@@ -137,7 +137,7 @@ def plot_label_efficiency(data: pd.DataFrame, title: str) -> Figure:
     axes.minorticks_off()
     metric = str(data["metric"].iloc[0]) if "metric" in data else "macro_auroc"
     axes.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} (test)")
-    axes.set_title(title)
+    axes.set_title(title, fontsize="medium")
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize="small", loc="best")
     figure.tight_layout()

@@ -190,10 +190,10 @@ def _tables(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
     tables = {key: rows for key, rows in frame.groupby(keys)}
     order = sorted(tables, key=lambda k: (k[0], k[1], protocol_rank(k[2]), k[2], k[4], k[3]))
     for key in order:
-        yield table_title(*key) + _metric_suffix(tables[key]), tables[key]
+        yield table_title(*key) + metric_suffix(tables[key]), tables[key]
 
 
-def _metric_suffix(table: pd.DataFrame) -> str:
+def metric_suffix(table: pd.DataFrame) -> str:
     """' · mae (lower is better)' for a table whose main metric is not macro AUROC, else ''."""
     if "main_metric" not in table or set(table["main_metric"]) <= {"macro_auroc"}:
         return ""

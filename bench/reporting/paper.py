@@ -24,6 +24,7 @@ from bench.reporting.formats import (
     fraction_label,
     latex_escape,
     leakage_footnotes,
+    metric_suffix,
     protocol_rank,
 )
 
@@ -58,7 +59,7 @@ def paper_tables(frame: pd.DataFrame) -> Iterator[tuple[tuple[str, ...], str, pd
                 entries.loc[c] if c in entries.index else None for c in columns
             ]
         table = pd.DataFrame.from_dict(table, orient="index", columns=columns)
-        yield key[:4], paper_title(*key[:4], bool(key[4])), table
+        yield key[:4], paper_title(*key[:4], bool(key[4])) + metric_suffix(rows), table
 
 
 def column_label(column: float | str) -> str:
