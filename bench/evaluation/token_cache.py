@@ -7,7 +7,7 @@ memory-mapped: the probe reads the batches it needs), and ``<name>.index.npz``, 
 with each record's first token and token count, written last. Both carry checksum sidecars; a
 corrupt pair is moved aside (reported by name) and computed again. Size on disk: records x
 windows x leads (or 1) x ``steps`` x ``feature_dim`` x 2 bytes (the PTB-XL subset with the
-smoke profile's tiny transformer: 1,819 x 4 x 12 x 10 x 64 x 2 B = 112 MB).
+smoke profile's tiny transformer and 5 steps: 1,819 x 4 x 12 x 5 x 64 x 2 B = 56 MB).
 """
 
 from __future__ import annotations
