@@ -16,7 +16,9 @@ from bench.encoders.base import Encoder, InputSpec
 from bench.errors import ConfigError
 from bench.registry import Registry
 
-Protocol = Literal["linear", "finetune"]
+Protocol = Literal["linear", "finetune", "attentive", "knn"]
+FROZEN_PROTOCOLS: tuple[Protocol, ...] = ("linear", "attentive", "knn")
+"""The protocols that read a frozen encoder (no fine-tuning): what a frozen baseline gets."""
 MATCHED = re.compile(r"^(?P<baseline>[A-Za-z0-9_.-]+)\[(?P<backbone>[A-Za-z0-9_.-]+)\]$")
 
 
@@ -137,6 +139,8 @@ class Method(nn.Module, ABC):
     the protocol's default). ``finetune_stages``: the paper's head-then-everything fine-tune
     of its pretrained encoder (None: one stage). ``builds_on_backbones``: a baseline that can
     be built on an SSL method's network (``random_init[jepa]``, config ``MatchedConfig``).
+    ``protocols``: how its encoder is evaluated (``bench.grid.plan.PROTOCOLS``; the grid plans
+    no cell of another protocol for it, and says so).
     ``task_kinds``: the task kinds (``bench.task.TaskKind``) it is evaluated on; the grid
     plans no cell of another kind for it (None: every kind). ``pretrained``: its encoder
     arrives pretrained without the loop (a published checkpoint, ``bench.checkpoints``);
@@ -149,7 +153,7 @@ class Method(nn.Module, ABC):
     name: ClassVar[str]
     config_class: ClassVar[type[Any]]
     needs_pretraining: ClassVar[bool] = True
-    protocols: ClassVar[tuple[Protocol, ...]] = ("linear", "finetune")
+    protocols: ClassVar[tuple[Protocol, ...]] = ("linear", "finetune", "attentive", "knn")
     native_input: ClassVar[InputRegime | None] = None
     finetune_head: ClassVar[HeadSpec | None] = None
     finetune_stages: ClassVar[StagedFinetune | None] = None

@@ -1,12 +1,13 @@
 """Baseline ``random_init``: the shared backbone (or an SSL method's own network, as
-``random_init[<method>]``), untrained and frozen, for the linear probe."""
+``random_init[<method>]``), untrained and frozen, for the frozen-encoder protocols (linear
+probe, attentive probe, k-NN)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from bench.encoders.base import InputSpec
-from bench.method import METHODS, MatchedConfig, Protocol
+from bench.method import FROZEN_PROTOCOLS, METHODS, MatchedConfig, Protocol
 from methods.baseline import Baseline, BaselineConfig
 
 
@@ -20,7 +21,7 @@ class RandomInit(Baseline):
     """
 
     name: ClassVar[str] = "random_init"
-    protocols: ClassVar[tuple[Protocol, ...]] = ("linear",)
+    protocols: ClassVar[tuple[Protocol, ...]] = FROZEN_PROTOCOLS
     builds_on_backbones: ClassVar[bool] = True
 
     def __init__(self, config: BaselineConfig | MatchedConfig, input_spec: InputSpec):

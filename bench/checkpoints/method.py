@@ -59,7 +59,7 @@ class CheckpointMethod(Method):
     needs_pretraining: ClassVar[bool] = False
     pretrained: ClassVar[bool] = True
     fixed_input: ClassVar[bool] = True
-    protocols: ClassVar[tuple[Protocol, ...]] = ("linear", "finetune")
+    protocols: ClassVar[tuple[Protocol, ...]] = ("linear", "finetune", "attentive", "knn")
     card: ClassVar[ModelCard]
     official_input: ClassVar[OfficialInput]
     encoder_class: ClassVar[type[Encoder]]

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.evaluation.bootstrap import DEFAULT_LEVEL, DEFAULT_N_BOOT
 from bench.paths import results_dir
+
+if TYPE_CHECKING:
+    from bench.reporting.leaderboard import LeaderboardOptions
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -13,16 +18,44 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     board = commands.add_parser(
         "leaderboard",
         help="write Markdown, CSV and LaTeX leaderboards from the result files",
-        description="Rows = methods, columns = tasks, one table per protocol and label fraction;"
-        " macro AUROC mean ± std over seeds, bootstrap CI, best in bold, † / ‡ = significantly"
-        " better than random_init / supervised (paired bootstrap).",
+        description="Rows = methods, columns = tasks, one table per protocol and label fraction"
+        " (or shots per class); macro AUROC mean ± std over seeds, bootstrap CI, best in bold,"
+        " † / ‡ = significantly better than random_init / supervised (paired bootstrap); the"
+        " same tables of macro AUPRC beside them (*_auprc.*).",
     )
     _add_folders(board, "leaderboards")
     board.add_argument(
-        "--protocol", nargs="+", choices=["linear", "finetune"], help="only these protocols"
+        "--protocol",
+        nargs="+",
+        choices=["linear", "finetune", "attentive", "knn"],
+        help="only these protocols",
     )
     board.add_argument(
         "--fraction", nargs="+", type=float, metavar="F", help="only these label fractions"
+    )
+    board.add_argument(
+        "--shots", nargs="+", type=int, metavar="K", help="only these few-shot counts"
+    )
+    board.add_argument(
+        "--metric",
+        choices=["main", "auprc", "both"],
+        default="both",
+        help="main: each task's main metric (leaderboard.*, paper.*); auprc: macro AUPRC of "
+        "the classification tasks (leaderboard_auprc.*, paper_auprc.*); both (default)",
+    )
+    board.add_argument(
+        "--min-positives",
+        type=int,
+        default=0,
+        metavar="N",
+        help="macro AUROC / AUPRC over the classes with at least N positive test records "
+        "(default 0: every class with positives and negatives)",
+    )
+    board.add_argument(
+        "--per-class",
+        metavar="TASK",
+        help="write per_class_<TASK>.md/.csv instead: each class's AUROC / AUPRC per method "
+        "with its test positives, classes with fewer than 10 flagged",
     )
     board.add_argument(
         "--n-boot", type=int, default=DEFAULT_N_BOOT, help="bootstrap resamples (default 1000)"
@@ -67,33 +100,67 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run_leaderboard(args: argparse.Namespace) -> int:
     """Build and write the leaderboards; print where they went."""
+    import dataclasses
+
     from bench.config import check_range
-    from bench.reporting.leaderboard import LeaderboardOptions, write_leaderboards
+    from bench.reporting.leaderboard import LeaderboardOptions
 
     check_range("--n-boot", args.n_boot, 1)
     check_range("--level", args.level, 0.01, 0.999)
     check_range("--alpha", args.alpha, 1e-6, 0.5)
+    check_range("--min-positives", args.min_positives, 0)
     for fraction in args.fraction or ():
         check_range("--fraction", fraction, 1e-9, 1.0)
+    for shots in args.shots or ():
+        check_range("--shots", shots, 1)
     options = LeaderboardOptions(
         protocols=tuple(args.protocol) if args.protocol else None,
         fractions=tuple(args.fraction) if args.fraction else None,
+        shots=tuple(args.shots) if args.shots else None,
         n_boot=args.n_boot,
         level=args.level,
         alpha=args.alpha,
         correction=args.correction,
         skip_invalid=args.skip_invalid,
         eval_keys=_grid_keys(args),
+        min_positives=args.min_positives,
     )
-    if args.layout == "paper":
-        from bench.reporting.outputs import write_paper_tables
+    results = results_dir(args.results)
+    if args.per_class:
+        from bench.reporting.per_class import write_per_class
 
-        paths = write_paper_tables(results_dir(args.results), args.out, options)
+        paths = list(write_per_class(results, args.per_class, args.out, options).values())
     else:
-        paths = write_leaderboards(results_dir(args.results), args.out, options)
-    for path in paths.values():
+        metrics = {"main": ["main"], "auprc": ["macro_auprc"], "both": ["main", "macro_auprc"]}
+        paths = []
+        for metric in metrics[args.metric]:
+            chosen = dataclasses.replace(options, metric=metric)
+            paths += _write_tables(results, args, chosen, required=args.metric != "both")
+    for path in paths:
         print(path)
     return 0
+
+
+def _write_tables(
+    results: Path, args: argparse.Namespace, options: LeaderboardOptions, required: bool
+) -> list[Path]:
+    """The ``--layout`` files of ``options`` (its metric); none when an AUPRC table has no
+    classification cells and is not ``required``."""
+    from bench.errors import DataError
+    from bench.reporting.leaderboard import leaderboard_frame, write_leaderboards
+    from bench.reporting.outputs import write_paper_tables
+
+    frame = leaderboard_frame(results, options)
+    if frame.empty and options.metric != "main" and not required:
+        return []
+    if frame.empty:
+        raise DataError(
+            f"no finished cells under {results / 'runs'} match the requested protocols, label "
+            "budgets and metric; run `bench run` first"
+        )
+    if args.layout == "paper":
+        return list(write_paper_tables(results, args.out, options, frame).values())
+    return list(write_leaderboards(results, args.out, options, frame).values())
 
 
 def run_plot(args: argparse.Namespace) -> int:

@@ -30,6 +30,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--tasks", nargs="+", metavar="T", help="task names or groups (ptbxl)")
     parser.add_argument("--fractions", nargs="+", type=float, metavar="F", help="label fractions")
     parser.add_argument(
+        "--shots",
+        nargs="+",
+        type=int,
+        metavar="K",
+        help="few-shot instead of --fractions: K labelled training records per class (drawn "
+        "by patient, nested in K, seeded; validation drawn the same way), e.g. 1 5 10",
+    )
+    parser.add_argument(
         "--seeds", type=int, metavar="N", help="number of fraction seeds (0 .. N-1)"
     )
     parser.add_argument(
@@ -54,7 +62,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="corpus subset sizes (nested seeded subsets; 'all' = the whole corpus), one "
         "pretraining per size, e.g. 10000 50000 all",
     )
-    parser.add_argument("--protocols", nargs="+", choices=["linear", "finetune"])
+    parser.add_argument(
+        "--protocols",
+        nargs="+",
+        choices=["linear", "finetune", "attentive", "knn"],
+        help="linear probe, fine-tuning, attentive probe (learnable queries over the frozen "
+        "encoder's tokens), k-NN (cosine, temperature-weighted votes); default linear finetune",
+    )
     parser.add_argument("--profile", help="smoke, paper, or a profile YAML (default smoke)")
     parser.add_argument(
         "--config", metavar="YAML", help="run config file (bench.grid.plan.RunConfig)"
@@ -163,7 +177,10 @@ def run(args: argparse.Namespace) -> int:
         if pending:
             print("\n".join(pending_lines(pending)))
             return 0
-    cells = plan_grid(config, workspace)
+    notes: set[str] = set()
+    cells = plan_grid(config, workspace, notes)
+    for note in sorted(notes):
+        print(f"not planned: {note}")
     _show_licences(cells)
     if args.dry_run:
         statuses = [cell_status(cell) for cell in cells]
@@ -218,7 +235,9 @@ def _refuse_torchrun() -> None:
 def flag_values(args: argparse.Namespace) -> dict[str, Any]:
     """Run config fields given as flags (absent flags leave the config file's values)."""
     values: dict[str, Any] = {}
-    flags = ("methods", "tasks", "fractions", "seeds", "pretrain_seeds", "protocols", "profile")
+    flags = (
+        "methods", "tasks", "fractions", "shots", "seeds", "pretrain_seeds", "protocols", "profile"
+    )  # fmt: skip
     for flag in flags:
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)

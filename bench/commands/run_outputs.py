@@ -1,6 +1,7 @@
-"""What ``bench run`` writes after its cells: leaderboards (both layouts), figures, the results
-page, and the grid-level MLflow run holding them. Outputs already built from the same inputs
-(``bench.reporting.freshness``) are kept, and so is a grid run that holds them."""
+"""What ``bench run`` writes after its cells: leaderboards (both layouts, main metric and
+AUPRC), figures, the results page, and the grid-level MLflow run holding them. Outputs already
+built from the same inputs (``bench.reporting.freshness``) are kept, and so is a grid run that
+holds them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bench.reporting.delineation_examples import SignalOf
+    from bench.reporting.leaderboard import LeaderboardOptions
 
 OUTPUTS_LEASE = "outputs"  # held while one runner checks, builds and logs the outputs
 
@@ -84,6 +86,7 @@ def _build(
                 frame, results, options.n_boot, options.boot_seed, options.level, eval_keys
             )
         tables.update(write_paper_tables(results, options=options, frame=frame, summary=summary))
+        tables.update(_auprc_tables(results, options))
         efficiency = write_figures(results, eval_keys=eval_keys)
         figures = list(efficiency)
         robust = write_robustness(results, eval_keys)  # tables and figures, if noise levels ran
@@ -108,6 +111,24 @@ def _build(
     _report(artifacts)
     write_stamp(results, digest, artifacts)
     return artifacts
+
+
+def _auprc_tables(results: Path, options: LeaderboardOptions) -> dict[str, Path]:
+    """The AUPRC leaderboards and paper tables beside the main ones (leaderboard_auprc.*,
+    paper_auprc.*, summary_auprc.*), where the grid has classification cells."""
+    import dataclasses
+
+    from bench.reporting.leaderboard import leaderboard_frame, write_leaderboards
+    from bench.reporting.outputs import write_paper_tables
+
+    auprc = dataclasses.replace(options, metric="macro_auprc")
+    frame = leaderboard_frame(results, auprc)
+    if frame.empty:
+        return {}
+    written = write_leaderboards(results, options=auprc, frame=frame)
+    paths = {path.name: path for path in written.values()}
+    paths.update(write_paper_tables(results, options=auprc, frame=frame))
+    return paths
 
 
 def _report(artifacts: dict[str, list[Path]], note: str = "") -> None:

@@ -33,7 +33,9 @@ class Encoder(nn.Module, ABC):
     [B, T', feature_dim] that dense (segmentation) heads use: step ``k`` stands for input samples
     ``k * feature_stride`` to ``(k + 1) * feature_stride - 1``, so ``T' = ceil(samples /
     feature_stride)`` and the feature rate is ``1 / feature_stride`` of the input's. How leads
-    are combined into one step is each encoder's documented choice. Every encoder is built as
+    are combined into one step is each encoder's documented choice; ``token_grid`` keeps the
+    leads apart where the encoder has tokens per lead (the attentive probe's input). Every
+    encoder is built as
     ``cls(config, input_spec)`` from a frozen config dataclass of type ``config_class`` and keeps
     both as attributes, so it can be rebuilt from them (checkpoints). ``sizes`` names
     ready-made configs; ``from_size`` builds one of them with validated overrides.
@@ -56,6 +58,30 @@ class Encoder(nn.Module, ABC):
     @abstractmethod
     def features(self, x: Tensor) -> Tensor:
         """[B, leads, samples] -> [B, ceil(samples / feature_stride), feature_dim]."""
+
+    def token_grid(self, x: Tensor) -> Tensor:
+        """[B, leads, samples] -> tokens [B, L, T', feature_dim] on a (lead x time) grid: one
+        row per lead where the encoder has a token per lead and time step, else L = 1 with
+        the time steps of ``features`` (the default)."""
+        return self.features(x).unsqueeze(1)
+
+    def layer_depths(self) -> dict[str, int] | None:
+        """Depth of every parameter for layer-wise learning-rate decay, or None where the
+        encoder has no stack of blocks. A transformer (an ``nn.ModuleList`` named ``blocks``):
+        parameters registered before the blocks (patch embedding) 0, block ``i`` ``i + 1``,
+        those registered after them (the final norm) ``len(blocks) + 1``."""
+        blocks = getattr(self, "blocks", None)
+        if not isinstance(blocks, nn.ModuleList) or not len(blocks):
+            return None
+        depths: dict[str, int] = {}
+        seen_blocks = False
+        for name, _ in self.named_parameters():
+            if name.startswith("blocks."):
+                seen_blocks = True
+                depths[name] = int(name.split(".")[1]) + 1
+            else:
+                depths[name] = len(blocks) + 1 if seen_blocks else 0
+        return depths
 
     @property
     @abstractmethod

@@ -11,7 +11,7 @@ Cross-Pattern (``attention="cropa"``, see ``bench.encoders.cropa``): dense, thro
 an exact execution choice, not part of the config). A final LayerNorm closes the stack, and
 ``embed`` is the mean of all tokens after it (ECG-JEPA's representation). ``features`` is one
 step per patch column (stride ``patch_size``): the mean over leads of that column's tokens, so
-``embed`` is the time mean of ``features``.
+``embed`` is the time mean of ``features``. ``token_grid`` keeps every (lead, patch) token.
 """
 
 from __future__ import annotations
@@ -243,6 +243,10 @@ class PatchTransformer(Encoder):
         """Per patch column, the mean over leads of its tokens: [B, n_patches, dim]."""
         tokens = self.tokens(x)
         return tokens.reshape(x.shape[0], x.shape[1], -1, self.embed_dim).mean(dim=1)
+
+    def token_grid(self, x: Tensor) -> Tensor:
+        """Every (lead, patch) token after the final LayerNorm: [B, leads, n_patches, dim]."""
+        return self.tokens(x).reshape(x.shape[0], x.shape[1], -1, self.embed_dim)
 
     @property
     def feature_stride(self) -> int:

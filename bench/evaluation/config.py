@@ -1,4 +1,5 @@
-"""Evaluation protocol options: windows, linear probe, fine-tuning and the bootstrap."""
+"""Evaluation protocol options: windows, the four protocols (linear probe, fine-tuning,
+attentive probe, k-NN) and the bootstrap."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bench.config import check_range
+from bench.evaluation.attentive import AttentiveConfig
+from bench.evaluation.knn import KnnConfig
 from bench.evaluation.probe import LinearProbeConfig
 from bench.evaluation.robustness import NoiseConfig
 from bench.evaluation.segmentation import SegmentationConfig
@@ -41,6 +44,10 @@ class FinetuneConfig:
 
     ``regression_loss`` (regression tasks only): "mse" (default) or "huber" with
     ``huber_delta``, both on targets standardised with the training fraction's mean and SD.
+
+    ``layer_decay`` (None: off): layer-wise learning-rate decay of a transformer encoder, per
+    block from the head down (``bench.evaluation.layer_decay``; BenchECG and ST-MEM use 0.75
+    or so); encoders without blocks ignore it.
     """
 
     epochs: int = 20
@@ -63,9 +70,12 @@ class FinetuneConfig:
     stages: Literal["method", "single"] = "method"
     regression_loss: Literal["mse", "huber"] = "mse"
     huber_delta: float = 1.0
+    layer_decay: float | None = None
 
     def __post_init__(self) -> None:
         check_range("evaluation.finetune.epochs", self.epochs, 1)
+        if self.layer_decay is not None:
+            check_range("evaluation.finetune.layer_decay", self.layer_decay, 1e-6, 1.0)
         check_range("evaluation.finetune.huber_delta", self.huber_delta, 1e-6)
         check_range("evaluation.finetune.min_steps", self.min_steps, 1)
         if self.max_steps is not None:
@@ -103,6 +113,9 @@ class EvaluationConfig:
     every class) at the cell's fraction and seed, so a 1 % cell also selects on about 1 % of
     the validation labels, as a practitioner with 1 % of the labels would.
 
+    ``attentive`` / ``knn``: the attentive probe's head grid and token steps
+    (``bench.evaluation.attentive``) and the k-NN grid (``bench.evaluation.knn``).
+
     ``noise``: noise robustness (``bench.evaluation.robustness``): the test fold scored again at
     each of ``noise.levels`` (off when empty, the default).
     """
@@ -113,6 +126,8 @@ class EvaluationConfig:
     linear: LinearProbeConfig = field(default_factory=LinearProbeConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
+    attentive: AttentiveConfig = field(default_factory=AttentiveConfig)
+    knn: KnnConfig = field(default_factory=KnnConfig)
     n_boot: int = 1000
     boot_seed: int = 0
     ci_level: float = 0.9

@@ -20,6 +20,7 @@ from bench.evaluation.config import FinetuneConfig
 from bench.evaluation.finetune_crops import random_crops, training_records
 from bench.evaluation.finetune_stages import Stage, plan_stages
 from bench.evaluation.frozen_features import frozen_features
+from bench.evaluation.layer_decay import scaled_groups
 from bench.evaluation.objectives import MULTILABEL, Objective
 from bench.evaluation.windows import (
     Aggregate,
@@ -31,7 +32,7 @@ from bench.evaluation.windows import (
 from bench.method import HeadSpec, StagedFinetune
 from bench.training.config import autocast_dtype
 from bench.training.flat_records import FlatRecords
-from bench.training.optim import WarmupCosine, parameter_groups
+from bench.training.optim import WarmupCosine
 
 
 @dataclass(frozen=True)
@@ -331,12 +332,13 @@ def finetune_optimizer(
     train_encoder: bool = True,
 ) -> torch.optim.AdamW:
     """AdamW at ``lr`` (None: ``config.lr``) over the head (``lr_scale`` 1) and, where
-    ``train_encoder``, the encoder (``lr_scale`` ``encoder_scale``)."""
-    parts = [(model.head, 1.0)] + ([(model.encoder, encoder_scale)] if train_encoder else [])
-    groups = []
-    for module, scale in parts:
-        for group in parameter_groups(module, config.weight_decay):
-            groups.append({**group, "lr_scale": scale})
+    ``train_encoder``, the encoder (``lr_scale`` ``encoder_scale``, times its layer's factor
+    under ``config.layer_decay``: ``bench.evaluation.layer_decay``)."""
+    groups = scaled_groups(model.head, config.weight_decay, 1.0)
+    if train_encoder:
+        groups += scaled_groups(
+            model.encoder, config.weight_decay, encoder_scale, config.layer_decay
+        )
     peak = config.lr if lr is None else lr
     return torch.optim.AdamW(groups, lr=peak, fused=device.type == "cuda")
 

@@ -2,7 +2,8 @@
 
 - multiclass: ``y_true`` one-hot [N, C], ``y_score`` class probabilities [N, C]; the predicted
   class is the arg-max (no threshold to choose). Accuracy, macro F1 (over the classes present in
-  the test fold), macro one-vs-rest AUROC (over the classes with positives and negatives there).
+  the test fold), macro one-vs-rest AUROC and AUPRC (over the classes with positives and
+  negatives there), each class's AUROC and AUPRC and its positive test records.
 - regression: ``y_true`` / ``y_pred`` [N, K] in the targets' own units; MAE, RMSE, R² and
   Pearson r per target and averaged over targets (the reported value).
 CIs (none with ``n_boot=0``, as for selection on validation): percentile intervals over the
@@ -30,9 +31,16 @@ from bench.evaluation.bootstrap import (
     resample_counts,
     valid_resamples,
 )
-from bench.evaluation.metrics import CellMetrics, MetricError, per_class_auroc, valid_classes
+from bench.evaluation.metrics import (
+    CellMetrics,
+    MetricError,
+    class_positives,
+    per_class_auprc,
+    per_class_auroc,
+    valid_classes,
+)
 
-MULTICLASS_METRICS = ("accuracy", "macro_f1", "macro_auroc")
+MULTICLASS_METRICS = ("accuracy", "macro_f1", "macro_auroc", "macro_auprc")
 REGRESSION_METRICS = ("mae", "rmse", "r2", "pearson_r")
 
 
@@ -58,27 +66,29 @@ def evaluate_multiclass(
     valid = valid_classes(y_true)
     if not valid.any():
         raise MetricError("the test fold holds a single class: macro AUROC is undefined")
-    auroc = per_class_auroc(y_true, y_score)
+    auroc, auprc = per_class_auroc(y_true, y_score), per_class_auprc(y_true, y_score)
     metrics: dict[str, Any] = {
         "accuracy": float(np.mean(truth == predicted)),
         "macro_f1": float(
             f1_score(truth, predicted, labels=present, average="macro", zero_division=0)
         ),
         "macro_auroc": float(np.mean(auroc[valid])),
-        "per_class_auroc": {
-            n: (float(v) if np.isfinite(v) else None)
-            for n, v in zip(label_names, auroc, strict=True)
-        },
+        "macro_auprc": float(np.mean(auprc[valid])),
+        "per_class_auroc": _by_name(label_names, auroc),
+        "per_class_auprc": _by_name(label_names, auprc),
+        "test_positives": class_positives(label_names, y_true),
         "n_classes_evaluated": int(valid.sum()),
     }
     if n_boot == 0:
         return CellMetrics(metrics, {})
     resamples = valid_resamples(y_true, n_boot, boot_seed)
     counts = resample_counts(resamples.indices, len(y_true))
+    class_auroc, class_auprc = class_auroc_auprc(y_true, y_score, counts)
     samples = {
         "accuracy": counts @ (truth == predicted) / len(y_true),
         "macro_f1": _macro_f1(y_true, one_hot, counts, present),
-        "macro_auroc": nan_row_mean(class_auroc_auprc(y_true, y_score, counts)[0][:, valid]),
+        "macro_auroc": nan_row_mean(class_auroc[:, valid]),
+        "macro_auprc": nan_row_mean(class_auprc[:, valid]),
     }
     return CellMetrics(metrics, _ci(samples, n_boot, boot_seed, level, resamples.n_redrawn))
 
@@ -136,6 +146,10 @@ def regression_scores(
     return {"mae": mean(np.abs(error)), "rmse": np.sqrt(mse), "r2": r2, "pearson_r": pearson}
 
 
+def _by_name(names: Sequence[str], values: np.ndarray) -> dict[str, float | None]:
+    return {n: (float(v) if np.isfinite(v) else None) for n, v in zip(names, values, strict=True)}
+
+
 def _macro_f1(
     y_true: np.ndarray, one_hot: np.ndarray, counts: np.ndarray, present: np.ndarray
 ) -> np.ndarray:
@@ -184,7 +198,8 @@ def resampled_main_metric(
     if metric == "macro_f1":
         present = np.flatnonzero(y_true.any(axis=0))
         return _macro_f1(y_true, np.eye(y_true.shape[1])[predicted], counts, present)
-    if metric == "macro_auroc":
+    if metric in ("macro_auroc", "macro_auprc"):
         valid = valid_classes(y_true)
-        return nan_row_mean(class_auroc_auprc(y_true, y_score, counts)[0][:, valid])
+        scores = class_auroc_auprc(y_true, y_score, counts)[metric == "macro_auprc"]
+        return nan_row_mean(scores[:, valid])
     raise MetricError(f"no resampled form of metric {metric!r}")

@@ -3,6 +3,9 @@
 Conventions (y_true [N, C] in {0, 1}, y_score [N, C] any real scores):
 - A class is evaluated only where the evaluated set holds both positives and negatives; the
   others are listed in ``excluded_classes`` and get ``None`` per-class values, never a silent NaN.
+  ``test_positives`` holds each class's positive test records, beside its per-class AUROC and
+  AUPRC (a class with a handful of positives has a noisy AUROC: see ``bench leaderboard
+  --per-class``).
   Macro AUROC is sklearn's ``roc_auc_score(average="macro")`` over the evaluated classes, macro
   AUPRC the mean of sklearn's ``average_precision_score`` over them, macro F1 likewise.
 - F1 thresholds are chosen per class on the VALIDATION predictions (the score maximising that
@@ -150,6 +153,7 @@ def evaluate_cell(
         "per_class_auroc": _by_name(names, auroc),
         "per_class_auprc": _by_name(names, auprc),
         "per_class_f1": _by_name(names, f1),
+        "test_positives": class_positives(names, test_true),
         "f1_thresholds": _by_name(names, thresholds),
         "excluded_classes": [name for name, ok in zip(names, valid, strict=True) if not ok],
         "n_classes_evaluated": int(valid.sum()),
@@ -164,6 +168,12 @@ def evaluate_cell(
     ci["n_partial"] = resamples.n_partial  # resamples scored without a class (the fallback)
     ci.update({name: list(percentile_ci(samples[name], level)) for name in MAIN_METRICS})
     return CellMetrics(metrics=metrics, ci=ci)
+
+
+def class_positives(names: Sequence[str], y_true: np.ndarray) -> dict[str, int]:
+    """Each class's positive records in ``y_true`` [N, C] (0/1 labels), by name."""
+    counts = (np.asarray(y_true) > 0.5).sum(axis=0)
+    return {name: int(count) for name, count in zip(names, counts, strict=True)}
 
 
 def _per_class(score: Any, y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:

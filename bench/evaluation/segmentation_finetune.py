@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from bench.encoders.base import Encoder
 from bench.evaluation.config import FinetuneConfig
+from bench.evaluation.layer_decay import scaled_groups
 from bench.evaluation.segmentation import (
     SegmentationFit,
     SegmentationHead,
@@ -36,7 +37,7 @@ from bench.evaluation.segmentation import (
 )
 from bench.task import SEGMENTATION_CLASSES
 from bench.training.config import autocast_dtype
-from bench.training.optim import WarmupCosine, parameter_groups
+from bench.training.optim import WarmupCosine
 
 
 class SegmentationModel(nn.Module):
@@ -76,11 +77,8 @@ def finetune_segmentation(
     model = model.to(device).train()
     model.encoder.requires_grad_(True)
     scale = config.encoder_lr_scale if encoder_lr_scale is None else encoder_lr_scale
-    groups = [
-        {**group, "lr_scale": lr_scale}
-        for module, lr_scale in ((model.head, 1.0), (model.encoder, scale))
-        for group in parameter_groups(module, config.weight_decay)
-    ]
+    groups = scaled_groups(model.head, config.weight_decay, 1.0)
+    groups += scaled_groups(model.encoder, config.weight_decay, scale, config.layer_decay)
     optimizer = torch.optim.AdamW(groups, lr=config.lr)
     train_x = torch.as_tensor(signals[rows[0]], dtype=torch.float32, device=device)
     train_y = torch.as_tensor(masks[rows[0]], dtype=torch.long, device=device)

@@ -16,6 +16,7 @@ from bench.data.ragged import Ragged
 from bench.data.signals import SignalSet
 from bench.evaluation.noise import check_physical
 from bench.evaluation.robustness import NoisyTest, level_metrics, noisy_records
+from bench.evaluation.tokens import record_tokens
 from bench.evaluation.windows import apply_windowed
 from bench.grid.plan import Cell
 from bench.grid.workspace import Workspace
@@ -62,19 +63,25 @@ def noisy_test(cell: Cell, workspace: Workspace, data: TaskData, test: np.ndarra
 
 
 def noisy_inputs(cell: Cell, workspace: Workspace, noisy: NoisyTest) -> list[Any]:
-    """The protocol's inputs at each level, in level order: the noisy signals (fine-tuning) or
-    their frozen embeddings (linear probe; the mean window embedding, as the clean cache)."""
+    """The protocol's inputs at each level, in level order: the noisy signals (fine-tuning),
+    their frozen embeddings (linear probe, k-NN; the mean window embedding, as the clean cache)
+    or their tokens (attentive probe, as the clean token cache)."""
     levels = cell.unit.evaluation.noise.levels
-    if cell.protocol != "linear":
+    if cell.protocol == "finetune":
         return [noisy.signals[level] for level in levels]
-    key = ("embeddings", workspace.encoder_key(cell.unit, cell.seed), cell.task.dataset)
+    kind = "tokens" if cell.protocol == "attentive" else "embeddings"
+    key = (kind, workspace.encoder_key(cell.unit, cell.seed), cell.task.dataset)
     key += (cell.unit.setup.preprocessing.key(), _options(cell), noisy.digests[levels[0]])
     if key not in workspace.noise_memo:
         encoder = workspace.encoder(cell.unit, cell.seed).to(workspace.device).eval()
         window, stride = workspace.window(workspace.unit_data(cell.unit), cell.unit)
         batch = cell.unit.evaluation.batch_size
+        steps = cell.unit.evaluation.attentive.steps
+        device = workspace.device
         workspace.noise_memo[key] = [
-            _embed(noisy.signals[level], encoder.embed, window, stride, workspace, batch)
+            record_tokens(encoder, noisy.signals[level], window, stride, steps, device, batch)
+            if kind == "tokens"
+            else _embed(noisy.signals[level], encoder.embed, window, stride, workspace, batch)
             for level in levels
         ]
     return workspace.noise_memo[key]

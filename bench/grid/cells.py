@@ -1,7 +1,9 @@
-"""One evaluation cell: fraction subset, linear probe or fine-tune, metrics, result record.
+"""One evaluation cell: labelled subset (a label fraction, or K shots per class), one protocol
+(linear probe, fine-tune, attentive probe, k-NN), metrics, result record.
 
 ``run_cell`` selects on the validation fold (9; with ``evaluation.val_fraction: same`` on its
-subset at the cell's label fraction) and reports on the test fold (10);
+subset at the cell's label fraction, and always on its K-shot subset for a few-shot cell) and
+reports on the test fold (10);
 ``validation_score`` (used by ``bench tune``) fits the same way but scores the validation fold
 only: it never indexes, embeds or scores a test record. Both go through ``fit_protocol``.
 """
@@ -17,14 +19,18 @@ import numpy as np
 
 from bench import __version__
 from bench.config import to_dict
+from bench.errors import ConfigError
+from bench.evaluation.attentive import attentive_probe
 from bench.evaluation.bootstrap import valid_resamples
 from bench.evaluation.finetune import WindowedEval, finetune
 from bench.evaluation.fractions import task_fraction_rows, task_validation_rows
 from bench.evaluation.kind_metrics import evaluate_multiclass, evaluate_regression
+from bench.evaluation.knn import knn_details, knn_protocol
 from bench.evaluation.metrics import CellMetrics, evaluate_cell, macro_auroc
 from bench.evaluation.objectives import Objective
 from bench.evaluation.probe_cache import cached_linear_probe
 from bench.evaluation.sample import describe_test_sample
+from bench.evaluation.shots import task_shot_rows, task_shot_validation_rows
 from bench.evaluation.windows import apply_windowed
 from bench.grid.cell_noise import noise_metrics, noisy_inputs, noisy_test
 from bench.grid.plan import Cell
@@ -70,40 +76,49 @@ def fit_protocol(
     workspace: Workspace,
     data: TaskData,
     rows: CellRows,
-    inputs: np.ndarray,
+    inputs: Any,
     kind: TaskKind = "multilabel",
     main_metric: str = "macro_auroc",
     extra_inputs: Sequence[Any] = (),
 ) -> ProtocolFit:
     """Fit the cell's protocol on ``rows.train``, select on ``rows.val``, score ``rows.report``.
 
-    ``inputs`` is row-aligned with ``data``: per-record embeddings for the linear probe, the
-    signals for fine-tuning. Only the rows in ``rows`` are read from it.
+    ``inputs`` is row-aligned with ``data``: per-record embeddings for the linear probe and
+    k-NN, token features (``RecordTokens``) for the attentive probe, the signals for
+    fine-tuning. Only the rows in ``rows`` are read from it.
     ``kind`` / ``main_metric``: the task's (probe, loss and selection follow them).
     ``extra_inputs`` (rows like ``inputs[rows.report]``) are scored by the selected model too.
     """
     evaluation = cell.unit.evaluation
-    if cell.protocol == "linear":
-        probe = cached_linear_probe(  # the same inputs: one fit (bench.evaluation.probe_cache)
-            (inputs[rows.train], data.labels[rows.train]),
-            (inputs[rows.val], data.labels[rows.val]),
-            inputs[rows.report],
-            evaluation.linear,
-            kind,
-            main_metric,
-            extra_inputs,
+    train = (inputs[rows.train], data.labels[rows.train])
+    val = (inputs[rows.val], data.labels[rows.val])
+    report = inputs[rows.report]
+    if cell.protocol == "linear":  # the same inputs: one fit (bench.evaluation.probe_cache)
+        probe = cached_linear_probe(
+            train, val, report, evaluation.linear, kind, main_metric, extra_inputs
         )
         by_c = "val_auroc_by_c" if kind == "multilabel" else f"val_{probe.selection_metric}_by_c"
         details: dict[str, Any] = {"best_c": probe.best_c, by_c: probe.val_auroc_by_c}
         return ProtocolFit(probe.val_scores, probe.test_scores, details, probe.extra_scores)
+    objective = Objective.for_task(kind, main_metric, data.labels[rows.train])
+    if cell.protocol == "knn":
+        found = knn_protocol(train, val, report, evaluation.knn, objective, extra_inputs)
+        details = knn_details(found, main_metric)
+        return ProtocolFit(found.val_scores, found.test_scores, details, found.extra_scores)
+    if cell.protocol == "attentive":
+        head = attentive_probe(
+            train, val, report, evaluation.attentive, objective, workspace.device, cell.seed,
+            extra_inputs,
+        )  # fmt: skip
+        return ProtocolFit(head.val_scores, head.test_scores, head.details, head.extra_scores)
     window, stride = workspace.window(workspace.unit_data(cell.unit), cell.unit)
     loss = evaluation.finetune
     huber = loss.huber_delta if loss.regression_loss == "huber" else None
     tuned = finetune(
         workspace.encoder(cell.unit, cell.seed),
-        (inputs[rows.train], data.labels[rows.train]),
-        (inputs[rows.val], data.labels[rows.val]),
-        inputs[rows.report],
+        train,
+        val,
+        report,
         evaluation.finetune,
         WindowedEval(window, stride, evaluation.aggregate, evaluation.batch_size),
         workspace.device,
@@ -130,19 +145,21 @@ def run_cell(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions]
     started = time.perf_counter()
     data = workspace.task_data(cell.task, cell.unit.setup.preprocessing)
     train_rows = data.split_indices("train")
-    subset = task_fraction_rows(data, cell.fraction, cell.seed)
     evaluation = cell.unit.evaluation
-    val = task_validation_rows(data, cell.fraction, cell.seed, evaluation.val_fraction)
+    subset, val = labelled_rows(cell, data)
     test = data.split_indices("test")
     noise_started = time.perf_counter()
     noisy = noisy_test(cell, workspace, data, test) if evaluation.noise.enabled else None
     noise_s = time.perf_counter() - noise_started
     workspace.encoder(cell.unit, cell.seed)
     timings = {"encoder_s": time.perf_counter() - started - noise_s}
-    inputs = data.signals
-    if cell.protocol == "linear":
+    inputs: Any = data.signals
+    if cell.protocol in ("linear", "knn"):
         inputs = workspace.embeddings(cell.unit, cell.seed).rows(data.record_ids)
         timings["embeddings_s"] = time.perf_counter() - started - timings["encoder_s"]
+    elif cell.protocol == "attentive":
+        inputs = workspace.tokens(cell.unit, cell.seed).rows(data.record_ids)
+        timings["tokens_s"] = time.perf_counter() - started - timings["encoder_s"]
     rows = CellRows(subset, val, test)
     noise_started = time.perf_counter()
     noisy_in = noisy_inputs(cell, workspace, noisy) if noisy is not None else []
@@ -200,6 +217,22 @@ def run_cell(cell: Cell, workspace: Workspace) -> tuple[CellResult, Predictions]
     return result, predictions
 
 
+def labelled_rows(cell: Cell, data: TaskData) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices into ``data`` of the cell's labelled training subset and of the validation
+    records that select its model: its label fraction's (``bench.evaluation.fractions``), or
+    for a few-shot cell its K shots per class of each fold (``bench.evaluation.shots``)."""
+    if cell.shots is not None:
+        return (
+            task_shot_rows(data, cell.shots, cell.seed),
+            task_shot_validation_rows(data, cell.shots, cell.seed),
+        )
+    val_fraction = cell.unit.evaluation.val_fraction
+    return (
+        task_fraction_rows(data, cell.fraction, cell.seed),
+        task_validation_rows(data, cell.fraction, cell.seed, val_fraction),
+    )
+
+
 def kind_metrics(cell: Cell, data: TaskData, test: np.ndarray, fit: ProtocolFit) -> CellMetrics:
     """Test metrics and CIs of a multiclass or regression cell (``bench.evaluation.kind_metrics``);
     ``metrics['main_metric']`` names the task's main metric."""
@@ -249,13 +282,16 @@ def validation_score(cell: Cell, workspace: Workspace) -> ValidationScore:
         from bench.grid.cell_segmentation import segmentation_validation_score
 
         return segmentation_validation_score(cell, workspace)
+    if cell.protocol == "attentive":
+        raise ConfigError(
+            "the attentive probe is not scored on validation alone (bench tune tunes the "
+            "linear probe and fine-tuning)"
+        )
     data = workspace.task_data(cell.task, cell.unit.setup.preprocessing)
-    subset = task_fraction_rows(data, cell.fraction, cell.seed)
-    val_fraction = cell.unit.evaluation.val_fraction
-    val = task_validation_rows(data, cell.fraction, cell.seed, val_fraction)
+    subset, val = labelled_rows(cell, data)
     rows = CellRows(subset, val, val)
     inputs = data.signals
-    if cell.protocol == "linear":
+    if cell.protocol in ("linear", "knn"):
         inputs = _embedded_rows(cell, workspace, data, np.union1d(subset, val))
     fit = fit_protocol(cell, workspace, data, rows, inputs, cell.task.kind, cell.task.main_metric)
     if cell.task.kind == "multilabel":

@@ -15,7 +15,9 @@ GRIDS_DIR = "grids"
 LATEST = "latest"
 # Run config fields added later, at the value that means what grids before them did: left out
 # of the manifest there, so an older grid keeps its key.
-_LATER_FIELDS = {"pretrain_seeds": None, "pretrain_data": None, "pretrain_records": ["all"]}
+_LATER_FIELDS = {
+    "pretrain_seeds": None, "pretrain_data": None, "pretrain_records": ["all"], "shots": None,
+}  # fmt: skip
 
 
 def write_grid_manifest(results: Path, config: dict[str, Any], eval_keys: Sequence[str]) -> Path:

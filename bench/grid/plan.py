@@ -15,9 +15,9 @@ from bench.data.corpus_resolve import ResolvedCorpus
 from bench.data.signals import SignalSet
 from bench.errors import ConfigError
 from bench.evaluation.config import EvaluationConfig
-from bench.evaluation.finetune import head_spec
 from bench.evaluation.fractions import DEFAULT_FRACTIONS, check_fraction
 from bench.grid.profiles import Profile, load_profile
+from bench.grid.protocols import DEFAULT_PROTOCOLS, PROTOCOLS, protocol_document
 from bench.hashing import MAJOR_VERSION, stable_hash
 from bench.method import (
     METHOD_GROUPS,
@@ -35,7 +35,7 @@ from bench.task import TASKS, Task, expand_tasks
 from bench.training.planning import PretrainPlan, input_spec_for, plan_pretraining
 from bench.training.spec import PretrainSetup
 
-PROTOCOLS: tuple[Protocol, ...] = ("linear", "finetune")
+Budget = tuple[float, "int | None"]  # (label fraction, shots): one of the two labels a cell
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ class RunConfig:
     file; None: each task's own training folds), with the records that are the same ECG as a
     val/test record of any task of the run excluded; ``pretrain_records`` lists corpus subset
     sizes (nested seeded subsets, "all" = the whole corpus), one pretraining per size.
+    ``shots`` (few-shot, instead of ``fractions``): K labelled training records per class
+    (``bench.evaluation.shots``), one cell per K; such a cell's ``fraction`` is 0.0.
+    ``protocols``: any of PROTOCOLS (default DEFAULT_PROTOCOLS).
     """
 
     methods: tuple[str, ...] = ("all",)
@@ -61,18 +64,26 @@ class RunConfig:
     fractions: tuple[float, ...] | None = None  # None: each task's own, else DEFAULT_FRACTIONS
     seeds: int | tuple[int, ...] = 3
     pretrain_seeds: int | tuple[int, ...] | None = None
-    protocols: tuple[Protocol, ...] = PROTOCOLS
+    protocols: tuple[Protocol, ...] = DEFAULT_PROTOCOLS
     profile: str = "smoke"
     profile_overrides: dict[str, Any] = field(default_factory=dict)
     data_roots: dict[str, str] = field(default_factory=dict)
     pretrain_data: str | None = None
     pretrain_records: tuple[int | Literal["all"], ...] = ("all",)
+    shots: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         for fraction in self.fractions or ():
             check_fraction(fraction, "fractions")
         if self.fractions is not None and not self.fractions:
             raise ConfigError("fractions must list at least one label fraction")
+        if self.shots is not None:
+            if self.fractions is not None:
+                raise ConfigError("--shots replaces --fractions: give one of them")
+            if not self.shots or len(set(self.shots)) != len(self.shots):
+                raise ConfigError(f"shots must list distinct counts, got {list(self.shots)}")
+            for count in self.shots:
+                check_range("shots", count, 1)
         if isinstance(self.seeds, int):
             check_range("seeds", self.seeds, 1)
         else:
@@ -104,6 +115,13 @@ class RunConfig:
         if self.fractions is not None:
             return self.fractions
         return task.fractions if task.fractions is not None else DEFAULT_FRACTIONS
+
+    def budgets_for(self, task: Task) -> list[Budget]:
+        """The label budgets of ``task``'s cells: (fraction, None) per label fraction, or
+        (0.0, K) per shot count of a few-shot run."""
+        if self.shots is not None:
+            return [(0.0, count) for count in self.shots]
+        return [(fraction, None) for fraction in self.fractions_for(task)]
 
     @property
     def seed_list(self) -> tuple[int, ...]:
@@ -239,7 +257,8 @@ class Unit:
 
 @dataclass(frozen=True)
 class Cell:
-    """One evaluation: a unit's encoder on a task, protocol, label fraction and seed."""
+    """One evaluation: a unit's encoder on a task, protocol, label fraction and seed; a
+    few-shot cell has ``shots`` (K labelled records per class) and ``fraction`` 0.0."""
 
     unit: Unit
     task: Task
@@ -247,6 +266,12 @@ class Cell:
     fraction: float
     seed: int
     eval_key: str
+    shots: int | None = None
+
+    @property
+    def budget_text(self) -> str:
+        """'0.1' for a label fraction, '5-shot' for a few-shot cell."""
+        return f"{self.fraction:g}" if self.shots is None else f"{self.shots}-shot"
 
     def identity(self) -> dict[str, Any]:
         """The fields that name this cell in its result record."""
@@ -258,6 +283,7 @@ class Cell:
             "task_group": self.task.group,
             "protocol": self.protocol,
             "fraction": self.fraction,
+            "shots": self.shots,
             "seed": self.seed,
             "pretrain_seed": self.unit.seed if self.unit.seed is not None else self.seed,
         }
@@ -314,22 +340,19 @@ def eval_key(
     seed: int,
     profile: Profile,
     data: SignalSet,
+    shots: int | None = None,
 ) -> str:
-    """Key of a cell: unit, task (version, data), protocol and its config, fraction, seed.
+    """Key of a cell: unit, task (version, data), protocol and its config, fraction (or
+    ``shots``), seed.
 
     Entries appear only where they change what older keys meant: a baseline's
     initialisation seed where it differs from the cell seed (it used to be the cell seed),
     ``val_fraction`` where validation is not the whole fold (``same``), the noise robustness
-    options where levels are scored, and a regression task's Huber loss where it is chosen.
+    options where levels are scored, a regression task's Huber loss where it is chosen,
+    fine-tuning's layer decay where it is set, and ``shots`` in place of the fraction.
     """
     evaluation = unit.evaluation
-    protocol_config = (
-        to_dict(evaluation.linear)
-        if protocol == "linear"
-        else {**finetune_document(unit, task.kind), "aggregate": evaluation.aggregate}
-    )
-    if task.kind == "segmentation" and protocol == "linear":  # the frozen per-step head
-        protocol_config = to_dict(evaluation.segmentation)
+    protocol_config = protocol_document(unit, task, protocol)
     document = {
         "kind": "eval",
         "major_version": MAJOR_VERSION,
@@ -350,27 +373,10 @@ def eval_key(
         document["val_fraction"] = evaluation.val_fraction
     if evaluation.noise.enabled and task.kind != "segmentation":  # masks are not noise-scored
         document["noise"] = to_dict(evaluation.noise)
+    if shots is not None:
+        del document["fraction"]
+        document["shots"] = shots
     return stable_hash(document)
-
-
-def finetune_document(unit: Unit, kind: str = "multilabel") -> dict[str, Any]:
-    """The unit's fine-tuning config as keyed: the head it really gets ("linear" or its MLP
-    sizes) and ``schedule`` / ``input_dropout`` / the regression loss (Huber, on a task of
-    ``kind`` regression) / the paper's fine-tuning stages (CPC's head-then-everything) only
-    where they matter, so a cell computed as before keeps its key."""
-    finetune = unit.evaluation.finetune
-    document = to_dict(finetune)
-    del document["input_dropout"]
-    if kind != "regression" or finetune.regression_loss == "mse":
-        del document["regression_loss"], document["huber_delta"]
-    if finetune.schedule == "cosine":
-        del document["schedule"]
-    head = head_spec(finetune, unit.named_head)
-    document["head"] = "linear" if head is None else {"mlp": to_dict(head)}
-    del document["stages"]
-    if finetune.stages == "method" and unit.finetune_stages is not None:
-        document["stages"] = to_dict(unit.finetune_stages)
-    return document
 
 
 def task_list(config: RunConfig) -> list[Task]:

@@ -39,7 +39,7 @@ _KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 log = logging.getLogger(__name__)
 
 Status = Literal["ok", "failed"]
-EvalProtocol = Literal["linear", "finetune"]
+EvalProtocol = Literal["linear", "finetune", "attentive", "knn"]
 
 
 class ResultFileError(DataError):
@@ -60,7 +60,7 @@ class CellResult:
     task: str
     task_group: str
     protocol: EvalProtocol
-    fraction: float
+    fraction: float  # the label fraction; 0.0 in a few-shot cell (``shots``)
     seed: int
     profile: str
     label_names: tuple[str, ...]
@@ -90,6 +90,7 @@ class CellResult:
     error: str | None = None  # failed cells: "ExceptionType: message"
     traceback: str | None = None  # failed cells: the last frames of the traceback
     schema_version: int = SCHEMA_VERSION
+    shots: int | None = None  # a few-shot cell: K labelled training records per class
 
     def __post_init__(self) -> None:
         check_key(self.eval_key)
@@ -264,7 +265,9 @@ def load_predictions(results_dir: str | Path, eval_key: str) -> Predictions:
         raise CorruptResultError(message) from error
 
 
-_CELL_COLUMNS = "eval_key pretrain_key method task task_group protocol fraction seed profile status"
+_CELL_COLUMNS = (
+    "eval_key pretrain_key method task task_group protocol fraction shots seed profile status"
+)
 _SIZE_COLUMNS = "n_classes_evaluated n_train n_val n_test realised_fraction"
 _ORIGIN_COLUMNS = "git_sha data_fingerprint created error"
 _MAIN_METRICS = ("macro_auroc", "macro_auprc", "macro_f1")
@@ -291,6 +294,7 @@ def _row(result: CellResult) -> dict[str, Any]:
         for name in dataclasses.fields(result)
         if name.name in RESULT_COLUMNS
     }
+    row["shots"] = result.shots or 0  # 0: a label-fraction cell
     for metric in _MAIN_METRICS:
         value = result.metrics.get(metric)
         row[metric] = math.nan if value is None else float(value)

@@ -25,6 +25,7 @@ from bench.grid.plan import (
     task_list,
 )
 from bench.grid.profiles import Profile
+from bench.grid.protocols import skip_reason
 from bench.grid.provenance import collect_provenance
 from bench.grid.result_state import result_state, settle_corrupt
 from bench.grid.results import CellResult, Predictions, describe_failure, write_result
@@ -69,12 +70,13 @@ class GridSummary:
             log.error("cell %s failed: %s", describe_cell(cell), result.error)
 
 
-def plan_grid(config: RunConfig, workspace: Workspace) -> list[Cell]:
+def plan_grid(config: RunConfig, workspace: Workspace, notes: set[str] | None = None) -> list[Cell]:
     """Every cell of the grid, in method-major order, with its keys: each method has a unit per
     pretraining seed, and every fraction seed is evaluated on every unit. A matched baseline
     that is its shared baseline's network is left to the shared one (``bench.grid.twins``).
-    ConfigError when a cell's noise robustness levels cannot apply to its dataset; DataError
-    naming every task with an empty training, validation or test fold."""
+    Why a method, task and protocol of the run get no cells (``skip_reason``) is added to
+    ``notes``. ConfigError when a cell's noise robustness levels cannot apply to its dataset;
+    DataError naming every task with an empty training, validation or test fold."""
     profile = workspace.profile
     tasks = task_list(config)
     methods = expand_methods(config.methods)
@@ -96,7 +98,8 @@ def plan_grid(config: RunConfig, workspace: Workspace) -> list[Cell]:
                 data = workspace.unit_data(unit)
                 if task.name not in problems:
                     problems[task.name] = empty_fold_problem(task, data)
-                cells += _unit_cells(config, unit, task, profile, data)
+                found = notes if notes is not None else set()
+                cells += _unit_cells(config, unit, task, profile, data, found)
     refused = [problem for problem in problems.values() if problem]
     if refused:
         raise DataError(
@@ -125,21 +128,20 @@ def _method_sizes(
 
 
 def _unit_cells(
-    config: RunConfig, unit: Unit, task: Task, profile: Profile, data: SignalSet
+    config: RunConfig, unit: Unit, task: Task, profile: Profile, data: SignalSet, notes: set[str]
 ) -> list[Cell]:
-    """The cells of one unit on one task: its protocols x fractions x fraction seeds (none
-    where the method is not evaluated on tasks of this kind, ``Method.task_kinds``)."""
-    kinds = unit.setup.method.task_kinds
-    if kinds is not None and task.kind not in kinds:
-        return []
+    """The cells of one unit on one task: its protocols x label budgets (fractions or shots)
+    x fraction seeds; none where ``skip_reason`` gives a reason, which goes to ``notes``."""
     cells = []
     for protocol in config.protocols:
-        if protocol not in unit.setup.method.protocols:
-            continue
-        for fraction in config.fractions_for(task):
+        for fraction, shots in config.budgets_for(task):
+            reason = skip_reason(unit, task, protocol, shots)
+            if reason is not None:
+                notes.add(reason)
+                continue
             for seed in config.seed_list:
-                key = eval_key(unit, task, protocol, fraction, seed, profile, data)
-                cells.append(Cell(unit, task, protocol, fraction, seed, key))
+                key = eval_key(unit, task, protocol, fraction, seed, profile, data, shots)
+                cells.append(Cell(unit, task, protocol, fraction, seed, key, shots))
     return cells
 
 
@@ -149,7 +151,7 @@ def describe_cell(cell: Cell) -> str:
     method = cell.unit.method + (f"@{cell.unit.corpus}" if cell.unit.corpus else "")
     return (
         f"{method} / {cell.task.name} / {cell.protocol} / "
-        f"{cell.fraction:g} / {pretrain}seed {cell.seed}"
+        f"{cell.budget_text} / {pretrain}seed {cell.seed}"
     )
 
 

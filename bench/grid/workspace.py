@@ -1,4 +1,5 @@
-"""Per-process memo of what cells share: loaded datasets, task views, encoders, embeddings."""
+"""Per-process memo of what cells share: loaded datasets, task views, encoders, embeddings and
+token features."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from bench.data.signals import SignalSet
 from bench.encoders.base import Encoder
 from bench.errors import DataError
 from bench.evaluation.embeddings import Embeddings, dataset_embeddings
+from bench.evaluation.token_cache import DatasetTokens, dataset_tokens
 from bench.grid.claims import embed_lease, pretrain_lease
 from bench.grid.leases import Holder
 from bench.grid.plan import Unit, plan_unit
@@ -38,7 +40,8 @@ from bench.training.state import seed_everything
 
 @dataclass
 class Workspace:
-    """Loads each dataset once, pretrains each unit once, embeds each (encoder, data) once.
+    """Loads each dataset once, pretrains each unit once, embeds each (encoder, data) once
+    (mean embeddings, and token features where attentive cells ask for them).
 
     With ``pretrain_data`` (a corpus spec, ``bench.data.corpus``) SSL methods pretrain on that
     corpus, without the records that are in the val/test folds of ``protected_datasets`` (the
@@ -57,6 +60,7 @@ class Workspace:
     _encoder_errors: dict[str, Exception] = field(default_factory=dict)
     _pretrainings: dict[str, dict[str, Any]] = field(default_factory=dict)
     _embeddings: dict[str, Embeddings] = field(default_factory=dict)
+    _tokens: dict[str, DatasetTokens] = field(default_factory=dict)
     noise_memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # bench.grid.cell_noise
     _corpora: dict[tuple[str, Size], ResolvedCorpus] = field(default_factory=dict)
     _units: dict[tuple[str, str, int | None, Size], Unit] = field(default_factory=dict)
@@ -209,6 +213,22 @@ class Workspace:
                     unit.evaluation.batch_size,
                 )
         return self._embeddings[key]
+
+    def tokens(self, unit: Unit, seed: int) -> DatasetTokens:
+        """Frozen token features of every record of the unit's dataset (the attentive probe's
+        input, ``bench.evaluation.token_cache``; cached on disk)."""
+        key = self.encoder_key(unit, seed)
+        if key not in self._tokens:
+            data = self.unit_data(unit)
+            window = self.window(data, unit)
+            encoder = self.encoder(unit, seed)
+            evaluation = unit.evaluation
+            with self._claimed(embed_lease(f"{key}-tokens")):
+                self._tokens[key] = dataset_tokens(
+                    encoder, key, data, window, evaluation.attentive.steps, self.device,
+                    evaluation.batch_size,
+                )  # fmt: skip
+        return self._tokens[key]
 
     def _claimed(self, lease: str) -> AbstractContextManager[None]:
         """Hold ``lease`` (waiting while another runner has it) when this workspace claims."""

@@ -2,7 +2,8 @@
 
 One figure per (profile, task, protocol): x = label fraction on a log axis ticked at the
 fractions run, y = the test main metric (macro AUROC, or the task's own), a line through the
-seed means with a ± std band per method.
+seed means with a ± std band per method. Few-shot cells get their own figure per (profile,
+task, protocol), x = shots per class (``<task>_<protocol>_shots_<profile>.*``).
 Baselines are dashed and appear in every protocol's figure (random_init has linear-probe cells
 only, supervised fine-tuning cells only; a baseline drawn from the other protocol says so in the
 legend). Each method has a fixed colour (``method_colour``), the same in every figure and run.
@@ -27,7 +28,7 @@ from bench.atomic import atomic_write
 from bench.errors import DataError
 from bench.grid.results import load_results, results_frame
 from bench.reporting.corpus_rows import row_name
-from bench.reporting.formats import PROTOCOL_NAMES, fraction_label
+from bench.reporting.formats import PROTOCOL_NAMES, fraction_label, protocol_rank
 from bench.reporting.leaderboard import BASELINES
 
 METRIC_LABELS = {"macro_auroc": "macro AUROC", "mae": "MAE", "rmse": "RMSE", "r2": "R²"}
@@ -48,8 +49,9 @@ PALETTE = (
 )  # fmt: skip
 FIGURE_COLUMNS = (
     "profile", "task", "protocol", "method", "method_protocol", "is_baseline", "fraction",
-    "n_seeds", "mean", "std", "colour", "metric",
+    "shots", "n_seeds", "mean", "std", "colour", "metric",
 )  # fmt: skip
+FIGURE_KEYS = ["profile", "task", "protocol", "few_shot"]  # one figure each
 
 
 def method_colour(method: str) -> str:
@@ -74,20 +76,23 @@ def efficiency_frame(
     metrics = [str(r.metrics.get("main_metric", "macro_auroc")) for r in results]
     main = [r.metrics[m] for r, m in zip(results, metrics, strict=True)]
     cells = cells.assign(metric=metrics, main=main, method=[row_name(r) for r in results])
-    stats = (
-        cells.groupby(["profile", "task", "protocol", "method", "fraction", "metric"])["main"]
-        .agg(n_seeds="count", mean="mean", std="std")
-        .reset_index()
-    )
+    keys = ["profile", "task", "protocol", "method", "fraction", "shots", "metric"]
+    stats = cells.groupby(keys)["main"].agg(n_seeds="count", mean="mean", std="std").reset_index()
+    stats["few_shot"] = stats["shots"] > 0
     parts = []
-    for (profile, task, protocol), _ in stats.groupby(["profile", "task", "protocol"]):
-        same = stats[(stats["profile"] == profile) & (stats["task"] == task)]
+    for (profile, task, protocol, few_shot), _ in stats.groupby(FIGURE_KEYS):
+        same = stats[
+            (stats["profile"] == profile)
+            & (stats["task"] == task)
+            & (stats["few_shot"] == few_shot)
+        ]
         here = same[same["protocol"] == protocol]
         shown = [here[~here["method"].isin(BASELINES)]]
         for baseline in BASELINES:
             own = same[same["method"] == baseline]
             if not own.empty:
-                chosen = protocol if protocol in set(own["protocol"]) else own["protocol"].min()
+                others = sorted(set(own["protocol"]), key=protocol_rank)  # linear probe first
+                chosen = protocol if protocol in others else others[0]
                 shown.append(own[own["protocol"] == chosen])
         part = pd.concat(shown).rename(columns={"protocol": "method_protocol"})
         parts.append(part.assign(protocol=protocol))
@@ -96,7 +101,9 @@ def efficiency_frame(
     frame = pd.concat(parts, ignore_index=True)
     frame["is_baseline"] = frame["method"].isin(BASELINES)
     frame["colour"] = frame["method"].map(method_colour)
-    frame = frame.sort_values(["profile", "task", "protocol", "is_baseline", "method", "fraction"])
+    frame = frame.sort_values(
+        ["profile", "task", "protocol", "is_baseline", "method", "shots", "fraction"]
+    )
     return frame[list(FIGURE_COLUMNS)].reset_index(drop=True)
 
 
@@ -105,27 +112,32 @@ def plot_label_efficiency(data: pd.DataFrame, title: str) -> Figure:
     figure = Figure(figsize=(5.5, 4.0))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
+    axis = "shots" if (data["shots"] > 0).any() else "fraction"
     for (method, shown_protocol), line in data.groupby(["method", "method_protocol"], sort=False):
-        line = line.sort_values("fraction")
+        line = line.sort_values(axis)
         baseline = bool(line["is_baseline"].iloc[0])
         label = (
             method if shown_protocol == line["protocol"].iloc[0] else f"{method} ({shown_protocol})"
         )
         colour = method_colour(method)
-        x, mean, std = line["fraction"], line["mean"], line["std"].fillna(0.0)
+        x, mean, std = line[axis], line["mean"], line["std"].fillna(0.0)
         axes.plot(
             x, mean, color=colour, marker="o", markersize=4, label=label,
             linestyle="--" if baseline else "-",
         )  # fmt: skip
         axes.fill_between(x, mean - std, mean + std, color=colour, alpha=0.15, linewidth=0)
-    fractions = np.sort(data["fraction"].unique())
+    ticks = np.sort(data[axis].unique())
     axes.set_xscale("log")
-    axes.set_xticks(fractions, [fraction_label(f) for f in fractions])
+    if axis == "shots":
+        axes.set_xticks(ticks, [str(int(k)) for k in ticks])
+        axes.set_xlabel("labelled records per class (shots)")
+    else:
+        axes.set_xticks(ticks, [fraction_label(f) for f in ticks])
+        axes.set_xlabel("label fraction (training folds)")
     axes.minorticks_off()
-    axes.set_xlabel("label fraction (training folds)")
     metric = str(data["metric"].iloc[0]) if "metric" in data else "macro_auroc"
     axes.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} (test)")
-    axes.set_title(title)
+    axes.set_title(title, fontsize="medium")
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize="small", loc="best")
     figure.tight_layout()
@@ -145,9 +157,12 @@ def write_figures(
     out = Path(out_dir) if out_dir is not None else Path(results_dir) / "figures"
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for (profile, task, protocol), data in frame.groupby(["profile", "task", "protocol"]):
-        stem = _safe(f"{task}_{protocol}_{profile}")
-        title = f"{task} · {PROTOCOL_NAMES.get(protocol, protocol)} (profile {profile})"
+    frame = frame.assign(few_shot=frame["shots"] > 0)
+    for (profile, task, protocol, few_shot), data in frame.groupby(FIGURE_KEYS):
+        data = data.drop(columns="few_shot")
+        stem = _safe(f"{task}_{protocol}{'_shots' if few_shot else ''}_{profile}")
+        name = PROTOCOL_NAMES.get(protocol, protocol) + (", few-shot" if few_shot else "")
+        title = f"{task} · {name} (profile {profile})"
         figure = plot_label_efficiency(data, title)
         for fmt in ("png", "pdf"):
             buffer = io.BytesIO()

@@ -19,7 +19,12 @@ from bench.reporting.sample_rows import (
     with_mark,
 )
 
-PROTOCOL_NAMES = {"linear": "linear probe", "finetune": "fine-tuning"}
+PROTOCOL_NAMES = {
+    "linear": "linear probe",
+    "finetune": "fine-tuning",
+    "attentive": "attentive probe",
+    "knn": "k-NN",
+}  # their order is the tables' order
 _MISSING = "–"  # a task without cells for this method
 COLLAPSED_MARK = " [collapsed]"  # a row whose encoder's pretraining was flagged as collapsed
 NATIVE_MARK = " [native input]"  # a row whose method saw its paper's input (input: native)
@@ -53,9 +58,10 @@ def table_note(n_boot: int, level: float, alpha: float, correction: str = "bh") 
         f"hierarchical bootstrap test of the mean main metric over the runs both have, p-values "
         f"adjusted by {CORRECTION_NAMES.get(correction, correction)} over all tests of the table "
         f"(every method, task and baseline), adjusted p < {alpha:g} (raw and adjusted p in the "
-        f"CSV). random_init is evaluated with the linear probe only and supervised with "
-        f"fine-tuning only; each method is compared with whichever baseline cells exist, and a "
-        f"baseline row taken from the other protocol is labelled with that protocol. "
+        f"CSV). random_init is evaluated with the frozen-encoder protocols only (linear probe, "
+        f"attentive probe, k-NN) and supervised with fine-tuning only; each method is compared "
+        f"with whichever baseline cells exist, and a baseline row taken from another protocol "
+        f"is labelled with that protocol. "
         f"[collapsed]: the "
         f"method's collapse diagnostic flagged the pretrained encoder of at least one seed "
         f"(its representation barely differs between records). [native input]: the method "
@@ -78,15 +84,51 @@ def csv_text(frame: pd.DataFrame, n_boot: int) -> str:
     return shown.to_csv(index=False)
 
 
+def metric_note(metric: str, min_positives: int) -> str:
+    """What a table's numbers are beyond ``table_note``: AUPRC, a restricted macro."""
+    parts = []
+    if metric == "macro_auprc":
+        parts.append(
+            " These tables hold the macro AUPRC (average precision, one-vs-rest) of the "
+            "classification tasks instead of their main metric, with the same CIs and tests."
+        )
+    if min_positives:
+        parts.append(
+            f" Macro AUROC and AUPRC average over the classes with at least {min_positives} "
+            "positive test records only (see `bench leaderboard --per-class`)."
+        )
+    return "".join(parts)
+
+
+def metric_file_name(name: str, metric: str) -> str:
+    """'leaderboard.md' for the main metric, 'leaderboard_auprc.md' for the AUPRC tables."""
+    if metric == "main":
+        return name
+    stem, dot, suffix = name.partition(".")
+    return f"{stem}_{metric.removeprefix('macro_')}{dot}{suffix}"
+
+
+def protocol_rank(protocol: str) -> int:
+    """Where tables of ``protocol`` come (PROTOCOL_NAMES' order; others after)."""
+    order = list(PROTOCOL_NAMES)
+    return order.index(protocol) if protocol in order else len(order)
+
+
 def fraction_label(fraction: float) -> str:
     """0.01 -> '1 %', 0.025 -> '2.5 %'."""
     return f"{fraction * 100:g} %"
 
 
-def table_title(profile: str, group: str, protocol: str, fraction: float) -> str:
-    """Heading of one table, e.g. 'ptbxl · linear probe · 10 % labels (profile smoke)'."""
+def budget_label(fraction: float, shots: int | None = 0) -> str:
+    """A label budget: '10 %' for a label fraction, '5-shot' for K shots per class."""
+    return f"{int(shots)}-shot" if shots else fraction_label(fraction)
+
+
+def table_title(profile: str, group: str, protocol: str, fraction: float, shots: int = 0) -> str:
+    """Heading of one table, e.g. 'ptbxl · linear probe · 10 % labels (profile smoke)' or
+    'ptbxl · k-NN · 5-shot labels (profile smoke)'."""
     name = PROTOCOL_NAMES.get(protocol, protocol)
-    return f"{group} · {name} · {fraction_label(fraction)} labels (profile {profile})"
+    return f"{group} · {name} · {budget_label(fraction, shots)} labels (profile {profile})"
 
 
 def to_markdown(frame: pd.DataFrame, note: str) -> str:
@@ -179,11 +221,12 @@ def latex_escape(text: str, keep_markers: bool = False) -> str:
 
 
 def _tables(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
-    """(title, rows) of every table: by profile and group, linear probe first, then fraction."""
-    keys = ["profile", "task_group", "protocol", "fraction"]
+    """(title, rows) of every table: by profile and group, linear probe first, then the label
+    fractions, then the shot counts."""
+    keys = ["profile", "task_group", "protocol", "fraction", "shots"]
     tables = {key: rows for key, rows in frame.groupby(keys)}
-    rank = {name: i for i, name in enumerate(PROTOCOL_NAMES)}  # linear probe first
-    for key in sorted(tables, key=lambda k: (k[0], k[1], rank.get(k[2], len(rank)), k[2], k[3])):
+    order = sorted(tables, key=lambda k: (k[0], k[1], protocol_rank(k[2]), k[2], k[4], k[3]))
+    for key in order:
         yield table_title(*key) + metric_suffix(tables[key]), tables[key]
 
 

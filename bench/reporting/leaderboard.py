@@ -1,17 +1,21 @@
 """Leaderboards from result files: mean ± std over seeds, bootstrap CIs, paired tests vs baselines.
 
-One table per (profile, task group, protocol, label fraction): rows are methods, columns the
-group's tasks, so a paper can print "linear probe, 10 % labels" as one table. An entry's runs
+One table per (profile, task group, protocol, label budget): rows are methods, columns the
+group's tasks, so a paper can print "linear probe, 10 % labels" (or "k-NN, 5-shot") as one
+table. A label budget is a label fraction, or K shots per class for a few-shot cell. An entry's runs
 are its (pretraining seed, fraction seed) cells: every fraction seed on every pretraining seed
 (for a baseline without pretraining the first seed is its initialisation seed). Every entry is
-the macro AUROC "mean ± std over runs" (sample std; a single run shows no ±) with the percentile
-CI of the hierarchical bootstrap of ``bench.evaluation.significance`` (seeds of both levels and
-the fixed test-record resamples of ``bench.evaluation.bootstrap`` redrawn), from the stored test
-predictions (sorted by record id).
+the macro AUROC (the task's main metric; ``LeaderboardOptions.metric`` "macro_auprc" for the
+AUPRC tables, ``min_positives`` for the macro over the classes with that many test positives:
+``bench.reporting.cell_scores``) "mean ± std over runs" (sample std; a single run shows no ±)
+with the percentile CI of the hierarchical bootstrap of ``bench.evaluation.significance``
+(seeds of both levels and the fixed test-record resamples of ``bench.evaluation.bootstrap``
+redrawn), from the stored test predictions (sorted by record id).
 
-Baselines appear in every table: ``random_init`` is evaluated with the linear probe only and
-``supervised`` with fine-tuning only, so a baseline missing from a table's protocol is shown with
-its cells from the other protocol, labelled e.g. "supervised (finetune)". Each method is compared
+Baselines appear in every table: ``random_init`` is evaluated with the frozen-encoder protocols
+only (linear probe, attentive probe, k-NN) and ``supervised`` with fine-tuning only, so a
+baseline missing from a table's protocol is shown with its cells from another protocol,
+labelled e.g. "supervised (finetune)". Each method is compared
 with whichever baseline cells exist at the same task and fraction (the table's protocol when the
 baseline has it), over the runs both have, by the one-sided paired hierarchical bootstrap test
 of the mean macro AUROC; the p-values of each table (every method, task and baseline) are
@@ -52,15 +56,25 @@ from bench.evaluation.significance import (
 )
 from bench.grid.results import CellResult, load_results
 from bench.method import matched_name, split_matched
+from bench.reporting.cell_scores import ScoreChoice, TableMetric
 from bench.reporting.challenge_rows import challenge_entry
 from bench.reporting.corpus_rows import base_method, row_name
-from bench.reporting.formats import csv_text, table_note, to_latex, to_markdown
+from bench.reporting.formats import (
+    budget_label,
+    csv_text,
+    metric_file_name,
+    metric_note,
+    protocol_rank,
+    table_note,
+    to_latex,
+    to_markdown,
+)
 from bench.reporting.resample_scores import ResampleScores
 from bench.task import METRIC_DIRECTIONS
 
 BASELINES = ("random_init", "supervised")
 MARKERS = {"random_init": "†", "supervised": "‡"}
-_CELL_COLUMNS = "profile task_group protocol fraction task method method_protocol is_baseline"
+_CELL_COLUMNS = "profile task_group protocol fraction shots task method method_protocol is_baseline"
 _ENTRY_COLUMNS = (
     "n_pretrain_seeds pretrain_seeds n_seeds seeds mean std ci_low ci_high ci_level n_redrawn "
     "n_partial test_sample n_test n_classes n_scored classes_left_out min_class_count too_small "
@@ -84,6 +98,9 @@ class LeaderboardOptions:
 
     protocols: tuple[str, ...] | None = None  # None: every protocol present
     fractions: tuple[float, ...] | None = None  # None: every fraction present
+    shots: tuple[int, ...] | None = None  # None: every shot count present
+    metric: TableMetric = "main"  # or "macro_auprc" (classification tasks only)
+    min_positives: int = 0  # macro AUROC / AUPRC over classes with >= this many test positives
     n_boot: int = DEFAULT_N_BOOT
     boot_seed: int = 0
     level: float = DEFAULT_LEVEL
@@ -95,7 +112,8 @@ class LeaderboardOptions:
 
 Run = tuple[int, int]  # (pretraining or initialisation seed, fraction seed)
 Cells = dict[Run, CellResult]  # run -> cell
-GroupKey = tuple[str, str, str, str, float, str]  # profile, group, task, protocol, fraction, method
+Budget = tuple[float, int]  # (label fraction, shots): (f, 0) for a fraction, (0.0, K) K-shot
+GroupKey = tuple[str, str, str, str, Budget, str]  # profile, group, task, protocol, budget, method
 
 
 def leaderboard_frame(
@@ -106,23 +124,24 @@ def leaderboard_frame(
     results = load_results(
         results_dir, status="ok", skip_invalid=options.skip_invalid, eval_keys=options.eval_keys
     )
-    cells = _group_cells(results)
-    samples = ResampleScores(Path(results_dir), options.n_boot, options.boot_seed)
+    choice = ScoreChoice(options.metric, options.min_positives)
+    cells = _group_cells([r for r in results if choice.applies(r)])
+    samples = ResampleScores(Path(results_dir), options.n_boot, options.boot_seed, choice)
     rows = []
-    for profile, group, protocol, fraction in _tables(cells, options):
+    for profile, group, protocol, budget in _tables(cells, options):
         for task in sorted({k[2] for k in cells if k[:2] == (profile, group)}):
-            for method, shown_protocol in _rows(cells, profile, group, task, protocol, fraction):
-                key = (profile, group, task, shown_protocol, fraction, method)
+            for method, shown_protocol in _rows(cells, profile, group, task, protocol, budget):
+                key = (profile, group, task, shown_protocol, budget, method)
                 row = _entry(cells[key], samples, options)
                 row.update(
-                    profile=profile, task_group=group, protocol=protocol, fraction=fraction,
-                    task=task, method=method, method_protocol=shown_protocol,
+                    profile=profile, task_group=group, protocol=protocol, fraction=budget[0],
+                    shots=budget[1], task=task, method=method, method_protocol=shown_protocol,
                     is_baseline=method in BASELINES or split_matched(method)[1] is not None,
                 )  # fmt: skip
                 row.update(_comparisons(cells, key, protocol, samples, options))
                 if row["too_small"]:  # no test below the minimums (bench.evaluation.sample)
                     row.update({f"p_vs_{b}": np.nan for b in BASELINES})
-                row.update(_own_baselines(cells, key, protocol))
+                row.update(_own_baselines(cells, key, protocol, samples))
                 rows.append(row)
     frame = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
     return _mark_best(_adjust(frame, options))
@@ -141,11 +160,12 @@ def write_leaderboards(
     if frame.empty:
         raise DataError(
             f"no finished cells under {Path(results_dir) / 'runs'} match the requested "
-            "protocols and fractions; run `bench run` first"
+            "protocols, label budgets and metric; run `bench run` first"
         )
     out = Path(out_dir) if out_dir is not None else Path(results_dir) / "leaderboards"
     out.mkdir(parents=True, exist_ok=True)
     note = table_note(options.n_boot, options.level, options.alpha, options.correction)
+    note += metric_note(options.metric, options.min_positives)
     texts = {
         "markdown": to_markdown(frame, note),
         "csv": csv_text(frame, options.n_boot),
@@ -153,7 +173,7 @@ def write_leaderboards(
     }
     paths = {}
     for kind, text in texts.items():
-        paths[kind] = out / FILE_NAMES[kind]
+        paths[kind] = out / metric_file_name(FILE_NAMES[kind], options.metric)
         atomic_write(paths[kind], lambda f, text=text: f.write(text.encode()))
     return paths
 
@@ -162,13 +182,13 @@ def _group_cells(results: Sequence[CellResult]) -> dict[GroupKey, Cells]:
     cells: dict[GroupKey, Cells] = defaultdict(dict)
     for result in results:
         key = (result.profile, result.task_group, result.task, result.protocol)
-        key += (float(result.fraction), row_name(result))
+        key += (budget_of(result), row_name(result))
         run = (result.pretrain_seed or 0, result.seed)
         earlier = cells[key].get(run)
         if earlier is not None:
             raise DataError(
                 f"two results for {result.method} / {result.task} / {result.protocol} / "
-                f"fraction {result.fraction} / pretraining seed {run[0]} / seed {run[1]}: "
+                f"{budget_label(*budget_of(result))} / pretraining seed {run[0]} / seed {run[1]}: "
                 f"runs/{earlier.eval_key}.json and runs/{result.eval_key}.json; keep one (or "
                 "use separate results folders)"
             )
@@ -176,16 +196,30 @@ def _group_cells(results: Sequence[CellResult]) -> dict[GroupKey, Cells]:
     return dict(cells)
 
 
+def budget_of(result: CellResult) -> Budget:
+    """A cell's label budget as the tables key it: (fraction, 0), or (0.0, K) for K shots."""
+    return (float(result.fraction), int(result.shots or 0))
+
+
 def _tables(
     cells: dict[GroupKey, Cells], options: LeaderboardOptions
-) -> list[tuple[str, str, str, float]]:
-    """(profile, group, protocol, fraction) of every table, after the options' filters."""
+) -> list[tuple[str, str, str, Budget]]:
+    """(profile, group, protocol, budget) of every table, after the options' filters (with
+    ``fractions`` or ``shots`` given, only the budgets of those that are given)."""
     tables = {(k[0], k[1], k[3], k[4]) for k in cells}
     if options.protocols is not None:
         tables = {t for t in tables if t[2] in options.protocols}
-    if options.fractions is not None:
-        tables = {t for t in tables if np.isclose(t[3], options.fractions).any()}
-    return sorted(tables)
+    if options.fractions is not None or options.shots is not None:
+        tables = {t for t in tables if budget_kept(t[3], options)}
+    return sorted(tables, key=lambda t: (t[0], t[1], t[2], t[3][1], t[3][0]))
+
+
+def budget_kept(budget: Budget, options: LeaderboardOptions) -> bool:
+    """Whether ``budget`` is among the options' ``fractions`` or ``shots`` (either given)."""
+    fraction, shots = budget
+    if shots:
+        return options.shots is not None and shots in options.shots
+    return options.fractions is not None and bool(np.isclose(fraction, options.fractions).any())
 
 
 def _rows(
@@ -194,25 +228,27 @@ def _rows(
     group: str,
     task: str,
     protocol: str,
-    fraction: float,
+    budget: Budget,
 ) -> list[tuple[str, str]]:
     """(method, protocol its cells come from) for one column: methods, then baselines."""
-    here = {k[5] for k in cells if k[:5] == (profile, group, task, protocol, fraction)}
+    here = {k[5] for k in cells if k[:5] == (profile, group, task, protocol, budget)}
     rows = [(m, protocol) for m in sorted(here - set(BASELINES))]
     for baseline in BASELINES:
-        shown = _baseline_protocol(cells, (profile, group, task, protocol, fraction), baseline)
+        shown = _baseline_protocol(cells, (profile, group, task, protocol, budget), baseline)
         if shown is not None:
             rows.append((baseline, shown))
     return rows
 
 
 def _baseline_protocol(
-    cells: dict[GroupKey, Cells], where: tuple[str, str, str, str, float], baseline: str
+    cells: dict[GroupKey, Cells], where: tuple[str, str, str, str, Budget], baseline: str
 ) -> str | None:
-    """The protocol whose cells stand for ``baseline`` at ``where``: its own, else any other."""
-    profile, group, task, protocol, fraction = where
+    """The protocol whose cells stand for ``baseline`` at ``where``: its own, else any other
+    (the first of PROTOCOL_NAMES' order: the linear probe before the other frozen ones)."""
+    profile, group, task, protocol, budget = where
     available = sorted(
-        k[3] for k in cells if k[:3] == (profile, group, task) and k[4:] == (fraction, baseline)
+        (k[3] for k in cells if k[:3] == (profile, group, task) and k[4:] == (budget, baseline)),
+        key=protocol_rank,
     )
     if protocol in available:
         return protocol
@@ -221,8 +257,8 @@ def _baseline_protocol(
 
 def _entry(runs: Cells, samples: ResampleScores, options: LeaderboardOptions) -> dict:
     keys = sorted(runs)
-    metric = _metric(runs[keys[0]])
-    values = np.array([runs[r].metrics[metric] for r in keys], dtype=np.float64)
+    metric = samples.choice.name(runs[keys[0]])
+    values = np.array([samples.value(runs[r]) for r in keys], dtype=np.float64)
     pretrain_seeds, seeds = _levels(keys)
     scores, resamples = samples.grid(runs, pretrain_seeds, seeds)
     low, high = hierarchical_ci(scores, options.level, options.boot_seed)
@@ -254,11 +290,6 @@ def _entry(runs: Cells, samples: ResampleScores, options: LeaderboardOptions) ->
     }
 
 
-def _metric(cell: CellResult) -> str:
-    """The cell's main metric: named by the non-multilabel kinds, else macro AUROC."""
-    return str(cell.metrics.get("main_metric", "macro_auroc"))
-
-
 def _levels(runs: Sequence[Run]) -> tuple[list[int], list[int]]:
     """The pretraining seeds and the fraction seeds among ``runs``, sorted."""
     return sorted({r[0] for r in runs}), sorted({r[1] for r in runs})
@@ -277,21 +308,21 @@ def _comparisons(
     options: LeaderboardOptions,
 ) -> dict:
     """Paired test of the entry at ``key`` against each baseline (markers come in _adjust)."""
-    profile, group, task, _, fraction, method = key
+    profile, group, task, _, budget, method = key
     row: dict = {}
     for baseline in BASELINES:
         row[f"diff_vs_{baseline}"] = row[f"p_vs_{baseline}"] = np.nan
-        shown = _baseline_protocol(cells, (profile, group, task, protocol, fraction), baseline)
+        shown = _baseline_protocol(cells, (profile, group, task, protocol, budget), baseline)
         if method == baseline or shown is None:
             continue
-        ours, theirs = cells[key], cells[(profile, group, task, shown, fraction, baseline)]
+        ours, theirs = cells[key], cells[(profile, group, task, shown, budget, baseline)]
         shared = sorted(set(ours) & set(theirs))
         if not shared:
             continue
-        metric = _metric(ours[shared[0]])
+        metric = samples.choice.name(ours[shared[0]])
         sign = 1.0 if METRIC_DIRECTIONS[metric] else -1.0  # test "better", in either direction
-        observed = np.mean([ours[r].metrics[metric] for r in shared]) - np.mean(
-            [theirs[r].metrics[metric] for r in shared]
+        observed = np.mean([samples.value(ours[r]) for r in shared]) - np.mean(
+            [samples.value(theirs[r]) for r in shared]
         )
         pretrain_seeds, seeds = _levels(shared)
         mine = samples.grid({r: ours[r] for r in shared}, pretrain_seeds, seeds)[0]
@@ -304,25 +335,26 @@ def _comparisons(
     return row
 
 
-def _own_baselines(cells: dict[GroupKey, Cells], key: GroupKey, protocol: str) -> dict:
+def _own_baselines(
+    cells: dict[GroupKey, Cells], key: GroupKey, protocol: str, samples: ResampleScores
+) -> dict:
     """The entry's input kind and its mean gain (over the runs both have) against the matched
     baselines built on its own network, ``random_init[<method>]`` / ``supervised[<method>]``."""
-    profile, group, task, _, fraction, method = key
+    profile, group, task, _, budget, method = key
     inputs = {cell.config.get("input", "shared") for cell in cells[key].values()}
     row: dict = {"input": inputs.pop() if len(inputs) == 1 else "mixed"}
     for baseline in BASELINES:
         row[f"gain_vs_own_{baseline}"] = np.nan
         own = _own_row(cells[key].values(), baseline, base_method(method))
-        shown = _baseline_protocol(cells, (profile, group, task, protocol, fraction), own)
+        shown = _baseline_protocol(cells, (profile, group, task, protocol, budget), own)
         if shown is None:
             continue
-        ours, theirs = cells[key], cells[(profile, group, task, shown, fraction, own)]
+        ours, theirs = cells[key], cells[(profile, group, task, shown, budget, own)]
         shared = sorted(set(ours) & set(theirs))
         if shared:
             row[f"gain_vs_own_{baseline}"] = float(
-                np.mean([ours[r].metrics[_metric(ours[r])] - theirs[r].metrics[_metric(ours[r])]
-                         for r in shared])
-            )  # fmt: skip
+                np.mean([samples.value(ours[r]) - samples.value(theirs[r]) for r in shared])
+            )
     return row
 
 
@@ -336,7 +368,8 @@ def _own_row(records: Iterable[CellResult], baseline: str, method: str) -> str:
 
 def _adjust(frame: pd.DataFrame, options: LeaderboardOptions) -> pd.DataFrame:
     """Adjusted p-values over each table's tests (all methods, tasks, baselines); markers."""
-    tables = frame.groupby(["profile", "task_group", "protocol", "fraction"]).groups.values()
+    keys = ["profile", "task_group", "protocol", "fraction", "shots"]
+    tables = frame.groupby(keys).groups.values()
     for baseline in BASELINES:
         frame[f"p_adj_vs_{baseline}"] = np.nan
     for rows in tables:
@@ -356,7 +389,7 @@ def _adjust(frame: pd.DataFrame, options: LeaderboardOptions) -> pd.DataFrame:
 def _mark_best(frame: pd.DataFrame) -> pd.DataFrame:
     """Flag the best mean (at the displayed 3 decimals) of every table column, in the
     direction of its main metric (the lowest for a lower-is-better one such as MAE)."""
-    column = ["profile", "task_group", "protocol", "fraction", "task"]
+    column = ["profile", "task_group", "protocol", "fraction", "shots", "task"]
     signed = frame["mean"].round(3) * np.where(frame["higher_is_better"].astype(bool), 1, -1)
     frame["best"] = signed == signed.groupby([frame[c] for c in column]).transform("max")
     return frame

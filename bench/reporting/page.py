@@ -24,6 +24,7 @@ from bench.reporting import page_html as markup
 from bench.reporting.corpus_rows import row_name
 from bench.reporting.curves import write_loss_curve
 from bench.reporting.figures import write_figures
+from bench.reporting.formats import PROTOCOL_NAMES, budget_label, protocol_rank
 from bench.reporting.leaderboard import LeaderboardOptions, leaderboard_frame
 from bench.reporting.links import PageLinks
 from bench.reporting.paper import paper_tables, row_label
@@ -73,7 +74,7 @@ def write_report(
     sections = [_summary_section(summary, options)]
     for task, task_frame in frame.groupby("task"):
         images = [p for p in efficiency if p.name.startswith(f"{task}_")]
-        images.sort(key=lambda p: ("_linear_" not in p.name, p.name))  # linear probe first
+        images.sort(key=lambda p: (figure_rank(p.name), p.name))  # linear probe first
         sections.append(_task_section(str(task), task_frame, images, out, seeds))
     robustness = _copy_robustness(results, out)
     if robustness:
@@ -90,6 +91,12 @@ def write_report(
     return page
 
 
+def figure_rank(name: str) -> int:
+    """Where a task's figure file ``<task>_<protocol>_...`` comes: in PROTOCOL_NAMES' order."""
+    ranks = [protocol_rank(p) for p in PROTOCOL_NAMES if f"_{p}_" in name]
+    return min(ranks, default=len(PROTOCOL_NAMES))
+
+
 def _summary_section(summary: pd.DataFrame, options: LeaderboardOptions) -> str:
     tables = [markup.summary_table(title, rows) for title, rows in summary_tables(summary)]
     body = "".join(tables) + markup.paragraph(summary_note(options.level, options.n_boot))
@@ -101,7 +108,7 @@ def _task_section(
     frame: pd.DataFrame,
     images: list[Path],
     out: Path,
-    seeds: Mapping[tuple[str, str, str, float], list[tuple[str, str]]],
+    seeds: Mapping[tuple[str, str, str, str], list[tuple[str, str]]],
 ) -> str:
     parts = []
     for (_, _, _, protocol), title, table in paper_tables(frame):
@@ -115,19 +122,21 @@ def _task_section(
 
 def _seed_links(
     frame: pd.DataFrame, cells: list[CellResult], urls: Mapping[str, str]
-) -> dict[tuple[str, str, str, float], list[tuple[str, str]]]:
-    """(task, protocol, row label, fraction) -> [(seed label, run URL)] of each entry."""
+) -> dict[tuple[str, str, str, str], list[tuple[str, str]]]:
+    """(task, protocol, row label, budget label) -> [(seed label, run URL)] of each entry."""
     by_cell = {
-        (c.profile, c.task, c.protocol, float(c.fraction), row_name(c), c.seed): c.eval_key
+        (c.profile, c.task, c.protocol, budget_label(c.fraction, c.shots), row_name(c), c.seed):
+        c.eval_key
         for c in cells
-    }
-    found: dict[tuple[str, str, str, float], list[tuple[str, str]]] = defaultdict(list)
+    }  # fmt: skip
+    found: dict[tuple[str, str, str, str], list[tuple[str, str]]] = defaultdict(list)
     for _, entries in frame.groupby(["profile", "task", "protocol", "method"]):
         label = row_label(entries)
         for _, entry in entries.iterrows():
-            where = (str(entry["task"]), str(entry["protocol"]), label, float(entry["fraction"]))
-            cell = (entry["profile"], entry["task"], entry["method_protocol"])
-            cell += (float(entry["fraction"]), entry["method"])
+            budget = budget_label(entry["fraction"], entry["shots"])
+            where = (str(entry["task"]), str(entry["protocol"]), label, budget)
+            cell = (entry["profile"], entry["task"], entry["method_protocol"], budget)
+            cell += (entry["method"],)
             for seed in str(entry["seeds"]).split(";"):
                 key = by_cell.get((*cell, int(seed)))
                 if key in urls:

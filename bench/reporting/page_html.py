@@ -8,8 +8,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from bench.reporting.formats import fraction_label
-from bench.reporting.paper import cell_text, paper_sample_text
+from bench.reporting.paper import cell_text, column_label, paper_sample_text
 from bench.reporting.sample_rows import with_mark
 from bench.reporting.summary import score_header
 
@@ -69,22 +68,24 @@ def figures(items: Iterable[tuple[str, str]]) -> str:
 
 
 def paper_table(
-    title: str, table: pd.DataFrame, seed_links: Mapping[tuple[str, float], list[tuple[str, str]]]
+    title: str, table: pd.DataFrame, seed_links: Mapping[tuple[str, str], list[tuple[str, str]]]
 ) -> str:
-    """One paper table (rows = methods, columns = fractions); ``seed_links`` maps (row label,
-    fraction) to (seed label, URL) pairs shown next to the entry."""
-    head = "".join(f"<th>{html.escape(fraction_label(f))}</th>" for f in table.columns)
+    """One paper table (rows = methods, columns = label fractions or shot counts); ``seed_links``
+    maps (row label, column label: '10 %', '5-shot') to (seed label, URL) pairs shown by the
+    entry."""
+    head = "".join(f"<th>{html.escape(column_label(c))}</th>" for c in table.columns)
     rows = []
     for label, cells in table.iterrows():
         baseline = any(c is not None and bool(c["is_baseline"]) for c in cells)
         tds = []
-        for fraction, entry in zip(table.columns, cells, strict=True):
+        for column, entry in zip(table.columns, cells, strict=True):
+            budget = column_label(column)
             text = html.escape(cell_text(entry))
             if entry is not None and entry["best"]:
                 text = f"<b>{text}</b>"
             if entry is not None:
                 text = with_mark(f"{text} {html.escape(entry['markers'])}".rstrip(), entry)
-            runs = " ".join(link(s, u) for s, u in seed_links.get((str(label), fraction), []))
+            runs = " ".join(link(s, u) for s, u in seed_links.get((str(label), budget), []))
             if runs:
                 text += f'<span class="runs">{runs}</span>'
             tds.append(f"<td>{text}</td>")

@@ -1,5 +1,6 @@
 """Paper-layout tables from a leaderboard frame: per task and protocol, rows = methods,
-columns = label fractions, as papers print label-efficiency results.
+columns = label fractions, as papers print label-efficiency results (a few-shot grid: a table
+per task and protocol with a column per shot count).
 
 Each entry is the leaderboard's "mean ± std over seeds" of the task's main metric (named in the
 heading unless it is macro AUROC) with its markers († / ‡: significantly better than random_init
@@ -7,8 +8,8 @@ heading unless it is macro AUROC) with its markers († / ‡: significantly bet
 markers are exactly those of ``bench.reporting.leaderboard`` (baselines last, a baseline taken
 from the other protocol labelled with it). Under each heading: the task's test set (records,
 classes scored and left out, why it is too small to test). Rendered as Markdown, booktabs LaTeX
-and a wide CSV (``mean@10 %``, ``std@10 %``, ``markers@10 %``, ``best@10 %`` per fraction, and
-the test set's ``n_test``, ``n_scored``, ``too_small``).
+and a wide CSV (``mean@10 %``, ``std@10 %``, ``markers@10 %``, ``best@10 %`` per fraction;
+``mean@5-shot`` ... per shot count; the test set's ``n_test``, ``n_scored``, ``too_small``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from bench.reporting.formats import (
     LEAKAGE_MARK,
     PROTOCOL_NAMES,
     auroc_caption,
+    budget_label,
     fraction_label,
     latex_escape,
     leakage_footnotes,
     metric_suffix,
+    protocol_rank,
 )
 from bench.reporting.sample_rows import TOO_SMALL_MARK, sample_line, with_mark
 
@@ -36,9 +39,64 @@ _LATEX_MARKERS = {"†": r"\dagger", "‡": r"\ddagger", TOO_SMALL_MARK: r"\circ
 LATEX_PREAMBLE = "% needs \\usepackage{booktabs}\n"
 
 
-def paper_title(profile: str, group: str, task: str, protocol: str) -> str:
-    """'superdiagnostic · linear probe (ptbxl, profile smoke)'."""
-    return f"{task} · {PROTOCOL_NAMES.get(protocol, protocol)} ({group}, profile {profile})"
+def paper_title(profile: str, group: str, task: str, protocol: str, few_shot: bool = False) -> str:
+    """'superdiagnostic · linear probe (ptbxl, profile smoke)'; '... · k-NN, few-shot (...)'."""
+    name = PROTOCOL_NAMES.get(protocol, protocol) + (", few-shot" if few_shot else "")
+    return f"{task} · {name} ({group}, profile {profile})"
+
+
+def paper_tables(frame: pd.DataFrame) -> Iterator[tuple[tuple[str, ...], str, pd.DataFrame]]:
+    """(key, title, table) per task and protocol, and apart its few-shot entries (key:
+    TABLE_KEYS' values): index = row labels, columns = label fractions (floats), or for a
+    few-shot table shot counts as '5-shot'; values = the leaderboard rows (pd.Series) or None
+    where a method lacks that column."""
+    few_shot = (frame["shots"].fillna(0).astype(int) > 0).rename("few_shot")
+    groups = dict(tuple(frame.groupby([*TABLE_KEYS, few_shot])))
+    order = sorted(groups, key=lambda k: (k[0], k[1], k[2], protocol_rank(k[3]), k[3], k[4]))
+    for key in order:
+        rows = groups[key].assign(column=_columns(groups[key]))
+        columns = sorted(set(rows["column"]), key=lambda c: _column_order(rows, c))
+        methods = rows.drop_duplicates("method").sort_values(["is_baseline", "method"])
+        table = {}
+        for method in methods["method"]:
+            entries = rows[rows["method"] == method].set_index("column")
+            table[row_label(entries)] = [
+                entries.loc[c] if c in entries.index else None for c in columns
+            ]
+        table = pd.DataFrame.from_dict(table, orient="index", columns=columns)
+        yield key[:4], paper_title(*key[:4], bool(key[4])) + metric_suffix(rows), table
+
+
+def column_label(column: float | str) -> str:
+    """A paper table's column as printed: '10 %' for a fraction, '5-shot' as it is."""
+    return column if isinstance(column, str) else fraction_label(column)
+
+
+def _columns(rows: pd.DataFrame) -> list[float | str]:
+    """Each entry's column: its fraction, or 'K-shot' for a few-shot entry."""
+    return [
+        budget_label(fraction, shots) if shots else float(fraction)
+        for fraction, shots in zip(
+            rows["fraction"], rows["shots"].fillna(0).astype(int), strict=True
+        )
+    ]
+
+
+def _column_order(rows: pd.DataFrame, column: float | str) -> tuple[int, float]:
+    entry = rows[rows["column"] == column].iloc[0]
+    return int(entry["shots"] or 0), float(entry["fraction"])
+
+
+def row_label(entries: pd.DataFrame) -> str:
+    """The method, with the protocol its cells come from when it differs (baselines)."""
+    method = str(entries["method"].iloc[0])
+    other = sorted(set(entries["method_protocol"]) - set(entries["protocol"]))
+    label = method + (f" ({', '.join(other)})" if other else "")
+    if "collapsed" in entries and entries["collapsed"].any():
+        label += " [collapsed]"
+    if "leakage" in entries and (entries["leakage"].fillna("") != "").any():
+        label += LEAKAGE_MARK
+    return label
 
 
 def paper_sample_text(table: pd.DataFrame) -> str:
@@ -55,43 +113,11 @@ def _entries(table: pd.DataFrame) -> list[pd.Series]:
     return [c for _, cells in table.iterrows() for c in cells if c is not None]
 
 
-def paper_tables(frame: pd.DataFrame) -> Iterator[tuple[tuple[str, ...], str, pd.DataFrame]]:
-    """(key, title, table) per task and protocol (key: TABLE_KEYS' values): index = row labels,
-    columns = fractions, values = the leaderboard rows (pd.Series) or None where a method
-    lacks that fraction. The title names the main metric unless it is macro AUROC."""
-    rank = {name: i for i, name in enumerate(PROTOCOL_NAMES)}  # linear probe first
-    groups = dict(tuple(frame.groupby(TABLE_KEYS)))
-    order = sorted(groups, key=lambda k: (k[0], k[1], k[2], rank.get(k[3], len(rank)), k[3]))
-    for key in order:
-        rows = groups[key]
-        fractions = sorted(rows["fraction"].unique())
-        methods = rows.drop_duplicates("method").sort_values(["is_baseline", "method"])
-        table = {}
-        for method in methods["method"]:
-            entries = rows[rows["method"] == method].set_index("fraction")
-            cells = [entries.loc[f] if f in entries.index else None for f in fractions]
-            table[row_label(entries)] = cells
-        table = pd.DataFrame.from_dict(table, orient="index", columns=fractions)
-        yield key, paper_title(*key) + metric_suffix(rows), table
-
-
-def row_label(entries: pd.DataFrame) -> str:
-    """The method, with the protocol its cells come from when it differs (baselines)."""
-    method = str(entries["method"].iloc[0])
-    other = sorted(set(entries["method_protocol"]) - set(entries["protocol"]))
-    label = method + (f" ({', '.join(other)})" if other else "")
-    if "collapsed" in entries and entries["collapsed"].any():
-        label += " [collapsed]"
-    if "leakage" in entries and (entries["leakage"].fillna("") != "").any():
-        label += LEAKAGE_MARK
-    return label
-
-
 def to_paper_markdown(frame: pd.DataFrame, note: str) -> str:
     """Every paper table as a Markdown section, then the note."""
     parts = ["# Paper tables\n"]
     for _, title, table in paper_tables(frame):
-        header = "| Method | " + " | ".join(fraction_label(f) for f in table.columns) + " |"
+        header = "| Method | " + " | ".join(column_label(c) for c in table.columns) + " |"
         lines = [f"## {title}", ""]
         sample = paper_sample_text(table)
         lines += [sample, ""] if sample else []
@@ -108,10 +134,13 @@ def to_paper_latex(frame: pd.DataFrame, note: str) -> str:
     """Every paper table as a booktabs ``table``; a rule between methods and baselines."""
     parts = [LATEX_PREAMBLE]
     for _, title, table in paper_tables(frame):
-        header = " & ".join(["Method", *(latex_escape(fraction_label(f)) for f in table.columns)])
+        labels = (latex_escape(column_label(c)) for c in table.columns)
+        header = " & ".join(["Method", *labels])
         metric = auroc_caption(pd.DataFrame(_entries(table)))
+        few_shot = any(isinstance(c, str) for c in table.columns)
+        budget = "shots per class" if few_shot else "label fraction"
         sample = paper_sample_text(table)
-        caption = f"{title}{metric} by label fraction." + (f" {sample}." if sample else "")
+        caption = f"{title}{metric} by {budget}." + (f" {sample}." if sample else "")
         lines = [
             r"\begin{table}[t]",
             r"\centering",
@@ -139,7 +168,7 @@ def to_paper_latex(frame: pd.DataFrame, note: str) -> str:
 
 
 def to_paper_csv(frame: pd.DataFrame) -> str:
-    """One row per (task, protocol, method); per fraction its mean, std, markers and best."""
+    """One row per (task, protocol, method); per label budget its mean, std, markers and best."""
     rows = []
     for (profile, group, task, protocol), part in frame.groupby(TABLE_KEYS):
         for _, entries in part.groupby("method", sort=False):
@@ -147,16 +176,16 @@ def to_paper_csv(frame: pd.DataFrame) -> str:
             row.update(method=row_label(entries), n_seeds=int(entries["n_seeds"].max()))
             first = entries.iloc[0]
             row.update({c: first[c] for c in SAMPLE_COLUMNS if c in first})
-            for _, entry in entries.sort_values("fraction").iterrows():
-                name = fraction_label(entry["fraction"])
+            for _, entry in entries.iterrows():
+                name = budget_label(entry["fraction"], entry["shots"])
                 row[f"mean@{name}"], row[f"std@{name}"] = entry["mean"], entry["std"]
                 row[f"markers@{name}"], row[f"best@{name}"] = entry["markers"], entry["best"]
             rows.append(row)
     table = pd.DataFrame(rows)
     fixed = ["profile", "task_group", "task", "protocol", "method", "n_seeds", *SAMPLE_COLUMNS]
-    fractions = sorted(frame["fraction"].unique())
+    budgets = sorted(set(zip(frame["shots"].astype(int), frame["fraction"], strict=True)))
     stats = ("mean", "std", "markers", "best")
-    wide = [f"{stat}@{fraction_label(f)}" for f in fractions for stat in stats]
+    wide = [f"{stat}@{budget_label(f, k)}" for k, f in budgets for stat in stats]
     return table.reindex(columns=fixed + [c for c in wide if c in table]).to_csv(index=False)
 
 
@@ -192,7 +221,8 @@ def paper_note(n_seeds: int) -> str:
     return (
         "The task's main metric on the test fold (macro AUROC unless the heading names another, "
         f"with its direction): mean ± std over seeds (sample std; up to {n_seeds} seeds, no ± "
-        "for one). Bold: best mean in the column (label fraction), in the metric's direction. "
+        "for one). Bold: best mean in the column (label fraction or shots per class), in the "
+        "metric's direction. "
         "† / ‡: significantly better than random_init / supervised at the same task and "
         "fraction (the test is described under leaderboard.md). ◦: the task's test set (under "
         "each heading) is below the minimums of that test, which is not run there. A baseline "

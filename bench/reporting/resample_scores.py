@@ -12,24 +12,30 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import DataError
-from bench.evaluation.bootstrap import Resamples, macro_auroc_samples, valid_resamples
-from bench.evaluation.kind_metrics import REGRESSION_METRICS, resampled_main_metric
+from bench.evaluation.bootstrap import Resamples, valid_resamples
+from bench.evaluation.kind_metrics import REGRESSION_METRICS
 from bench.evaluation.sample import ScoredSample, describe_test_sample
-from bench.evaluation.segmentation_resample import record_resamples, resampled_boundary_f1
-from bench.grid.results import CellResult, load_predictions
+from bench.evaluation.segmentation_resample import record_resamples
+from bench.grid.results import CellResult, Predictions, load_predictions
+from bench.reporting.cell_scores import ScoreChoice
 
 Run = tuple[int, int]  # (pretraining seed, fraction seed)
 
 
 class ResampleScores:
-    """Each cell's main metric on every fixed resample of its task's test records, computed
-    once per cell and reused (``n_boot`` resamples drawn with ``boot_seed``)."""
+    """Each cell's number (``choice``: its main metric by default) on every fixed resample of
+    its task's test records, computed once per cell and reused (``n_boot`` resamples drawn
+    with ``boot_seed``), and the number itself (``value``)."""
 
-    def __init__(self, results_dir: Path, n_boot: int, boot_seed: int):
+    def __init__(
+        self, results_dir: Path, n_boot: int, boot_seed: int, choice: ScoreChoice | None = None
+    ):
         self._results_dir = results_dir
         self._n_boot = n_boot
         self._boot_seed = boot_seed
+        self.choice = choice or ScoreChoice()
         self._samples: dict[str, np.ndarray] = {}
+        self._values: dict[str, float] = {}
         self._reference: dict[tuple[str, str], tuple[str, np.ndarray, np.ndarray]] = {}
         self._resamples: dict[tuple[str, str], Resamples] = {}
 
@@ -58,28 +64,37 @@ class ResampleScores:
             y_true, cell.label_names, "targets" if regression else "classes"
         )
 
+    def value(self, cell: CellResult) -> float:
+        """The cell's number: as stored, or recomputed from its test predictions."""
+        if self.choice.stored(cell):
+            return float(cell.metrics[self.choice.name(cell)])
+        if cell.eval_key not in self._values:
+            stored = self._predictions(cell)
+            self._values[cell.eval_key] = self.choice.value(cell, stored.y_true, stored.y_score)
+        return self._values[cell.eval_key]
+
     def _cell(self, cell: CellResult) -> np.ndarray:
         if cell.eval_key not in self._samples:
-            predictions = load_predictions(self._results_dir, cell.eval_key).sorted_by_record()
-            dense = cell.config.get("segmentation")  # masks: plain resamples of records
-            # masks are stored at each unit's own rate (a published model's official one):
-            # cells of one task then share their records, not their mask arrays
-            labels = None if dense else predictions.y_true
-            self._check_same_test_set(cell, predictions.record_ids, labels)
+            predictions = self._predictions(cell)
             where = (cell.profile, cell.task)
+            dense = cell.config.get("segmentation")  # masks: plain resamples of records
             if where not in self._resamples:  # one test set per task: the same resamples
                 draw = record_resamples if dense else valid_resamples
                 self._resamples[where] = draw(predictions.y_true, self._n_boot, self._boot_seed)
-            args = (predictions.y_true, predictions.y_score, self._resamples[where].indices)
-            metric = cell.metrics.get("main_metric")
-            self._samples[cell.eval_key] = (
-                resampled_boundary_f1(metric, *args, dense["n_leads"], dense["sampling_rate"])
-                if dense
-                else resampled_main_metric(metric, *args)
-                if metric is not None
-                else macro_auroc_samples(*args)
+            indices = self._resamples[where].indices
+            self._samples[cell.eval_key] = self.choice.resampled(
+                cell, predictions.y_true, predictions.y_score, indices
             )
         return self._samples[cell.eval_key]
+
+    def _predictions(self, cell: CellResult) -> Predictions:
+        """The cell's test predictions sorted by record id (checked against its task's)."""
+        predictions = load_predictions(self._results_dir, cell.eval_key).sorted_by_record()
+        # masks are stored at each unit's own rate (a published model's official one): cells
+        # of one task then share their records, not their mask arrays
+        labels = None if cell.config.get("segmentation") else predictions.y_true
+        self._check_same_test_set(cell, predictions.record_ids, labels)
+        return predictions
 
     def _check_same_test_set(
         self, cell: CellResult, record_ids: np.ndarray, y_true: np.ndarray | None

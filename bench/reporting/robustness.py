@@ -50,7 +50,7 @@ def robustness_frame(
     results = [
         r
         for r in load_results(results_dir, status="ok", eval_keys=eval_keys)
-        if "noise_metric" in r.metrics
+        if "noise_metric" in r.metrics and r.shots is None  # label-fraction cells (not few-shot)
     ]
     rows: list[dict[str, object]] = []
     for _, cells in _grouped(results).items():

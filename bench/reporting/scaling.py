@@ -31,12 +31,12 @@ SCALING_COLUMNS = (
 
 def scaling_frame(results: list[CellResult]) -> pd.DataFrame:
     """Seed means and stds of the main metric per (task, protocol, fraction, method, corpus,
-    pretraining records), from the ok cells pretrained on a corpus."""
+    pretraining records), from the ok label-fraction cells pretrained on a corpus."""
     rows = []
     for result in results:
         corpus = corpus_of(result)
-        if corpus is None or result.status != "ok":
-            continue
+        if corpus is None or result.status != "ok" or result.shots is not None:
+            continue  # few-shot cells have no label fraction: not drawn here
         metric = result.metrics.get("main_metric", "macro_auroc")
         rows.append(
             {

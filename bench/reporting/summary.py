@@ -1,4 +1,5 @@
-"""The summary over tasks, per protocol and label fraction: each method's mean main metric over
+"""The summary over tasks, per protocol and label budget (a label fraction, or K shots per
+class): each method's mean main metric (or the leaderboard frame's chosen number) over
 the tasks (where they share one; ``metric`` "mixed" and no mean otherwise) and its mean rank
 among the methods, with a bootstrap CI of the mean rank.
 
@@ -20,21 +21,22 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from bench.evaluation.bootstrap import bootstrap_indices, macro_auroc_samples, percentile_ci
-from bench.evaluation.kind_metrics import resampled_main_metric
-from bench.evaluation.segmentation_resample import resampled_boundary_f1
+from bench.evaluation.bootstrap import bootstrap_indices, percentile_ci
 from bench.grid.results import CellResult, load_predictions, load_results
+from bench.reporting.cell_scores import ScoreChoice
 from bench.reporting.corpus_rows import row_name
 from bench.reporting.figures import METRIC_LABELS
-from bench.reporting.formats import PROTOCOL_NAMES, fraction_label, latex_escape
+from bench.reporting.formats import PROTOCOL_NAMES, budget_label, latex_escape, protocol_rank
 from bench.reporting.paper import row_label
 from bench.task import METRIC_DIRECTIONS
 
 SUMMARY_COLUMNS = (
-    "profile", "protocol", "fraction", "method", "is_baseline", "n_tasks", "metric", "mean_score",
-    "mean_rank", "rank_ci_low", "rank_ci_high", "rank_ci_level", "best_score", "best_rank",
+    "profile", "protocol", "fraction", "shots", "method", "is_baseline", "n_tasks", "metric",
+    "mean_score", "mean_rank", "rank_ci_low", "rank_ci_high", "rank_ci_level", "best_score",
+    "best_rank",
 )  # fmt: skip
-CellKey = tuple[str, str, str, float, str]  # profile, task, protocol of the cells, fraction, method
+BUDGET = ["profile", "protocol", "fraction", "shots"]  # one summary table each
+CellKey = tuple[str, str, str, float, int, str]  # profile, task, protocol, fraction, shots, method
 
 
 def summary_frame(
@@ -44,16 +46,18 @@ def summary_frame(
     boot_seed: int = 0,
     level: float = 0.9,
     eval_keys: frozenset[str] | None = None,
+    choice: ScoreChoice | None = None,
 ) -> pd.DataFrame:
-    """One row per (profile, protocol, fraction, method) of the leaderboard ``frame``."""
+    """One row per (profile, protocol, label budget, method) of the leaderboard ``frame``
+    (built with ``choice``, the number its entries hold: the main metric by default)."""
     cells: dict[CellKey, dict[int, CellResult]] = {}
     for result in load_results(results_dir, status="ok", skip_invalid=True, eval_keys=eval_keys):
         key = (result.profile, result.task, result.protocol, float(result.fraction))
-        key += (row_name(result),)
+        key += (int(result.shots or 0), row_name(result))
         cells.setdefault(key, {})[result.seed] = result
-    sampler = _Samples(Path(results_dir), n_boot, boot_seed)
+    sampler = _Samples(Path(results_dir), n_boot, boot_seed, choice or ScoreChoice())
     rows = []
-    for (profile, protocol, fraction), part in frame.groupby(["profile", "protocol", "fraction"]):
+    for (profile, protocol, fraction, shots), part in frame.groupby(BUDGET):
         labels = {m: row_label(e) for m, e in part.groupby("method")}
         ranks: dict[str, list[float]] = {m: [] for m in labels}
         boot: dict[str, list[np.ndarray]] = {m: [] for m in labels}
@@ -65,7 +69,8 @@ def summary_frame(
             observed = rankdata(-sign * entries["mean"].to_numpy())
             samples = []
             for _, entry in entries.iterrows():
-                key = (profile, task, entry["method_protocol"], float(fraction), entry["method"])
+                key = (profile, task, entry["method_protocol"], float(fraction), int(shots))
+                key += (entry["method"],)
                 seeds = [int(s) for s in str(entry["seeds"]).split(";")]
                 samples.append(np.mean([sampler.get(cells[key][s]) for s in seeds], axis=0))
             signed = np.nan_to_num(sign * np.stack(samples), nan=-np.inf)
@@ -76,7 +81,7 @@ def summary_frame(
         for method, entries in part.groupby("method"):
             low, high = percentile_ci(np.mean(boot[method], axis=0), level)
             rows.append({
-                "profile": profile, "protocol": protocol, "fraction": fraction,
+                "profile": profile, "protocol": protocol, "fraction": fraction, "shots": shots,
                 "method": labels[method], "is_baseline": bool(entries["is_baseline"].iloc[0]),
                 "n_tasks": len(ranks[method]), "metric": metric,
                 "mean_score": float(entries["mean"].mean()) if metric != "mixed" else np.nan,
@@ -84,23 +89,24 @@ def summary_frame(
                 "rank_ci_high": high, "rank_ci_level": level,
             })  # fmt: skip
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
-    keys = [summary[c] for c in ("profile", "protocol", "fraction")]
+    keys = [summary[c] for c in BUDGET]
     lower = summary["metric"].map(lambda m: m in METRIC_DIRECTIONS and not METRIC_DIRECTIONS[m])
     score = summary["mean_score"].round(3) * np.where(lower, -1, 1)
     rank = summary["mean_rank"].round(2)
     summary["best_score"] = score == score.groupby(keys).transform("max")
     summary["best_rank"] = rank == rank.groupby(keys).transform("min")
-    return summary.sort_values(["profile", "protocol", "fraction", "is_baseline", "mean_rank"])
+    return summary.sort_values([*BUDGET, "is_baseline", "mean_rank"])
 
 
 def summary_tables(summary: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
-    """(title, rows) per profile, protocol (linear probe first) and fraction."""
-    order = {name: i for i, name in enumerate(PROTOCOL_NAMES)}
-    groups = dict(tuple(summary.groupby(["profile", "protocol", "fraction"])))
-    for key in sorted(groups, key=lambda k: (k[0], order.get(k[1], len(order)), k[1], k[2])):
-        profile, protocol, fraction = key
+    """(title, rows) per profile, protocol (linear probe first) and label budget (fractions,
+    then shot counts)."""
+    groups = dict(tuple(summary.groupby(BUDGET)))
+    for key in sorted(groups, key=lambda k: (k[0], protocol_rank(k[1]), k[1], k[3], k[2])):
+        profile, protocol, fraction, shots = key
         name = PROTOCOL_NAMES.get(protocol, protocol)
-        title = f"all tasks · {name} · {fraction_label(fraction)} labels (profile {profile})"
+        budget = budget_label(fraction, shots)
+        title = f"all tasks · {name} · {budget} labels (profile {profile})"
         yield title, groups[key]
 
 
@@ -171,24 +177,18 @@ def _ci(row: pd.Series) -> str:
 
 
 class _Samples:
-    """Per-cell main metric on each fixed resample of its task's test records, cached."""
+    """Per-cell number (``choice``) on each fixed resample of its task's test records, cached."""
 
-    def __init__(self, results_dir: Path, n_boot: int, boot_seed: int):
+    def __init__(self, results_dir: Path, n_boot: int, boot_seed: int, choice: ScoreChoice):
         self._results_dir, self._n_boot, self._seed = results_dir, n_boot, boot_seed
+        self._choice = choice
         self._cache: dict[str, np.ndarray] = {}
 
     def get(self, cell: CellResult) -> np.ndarray:
         if cell.eval_key not in self._cache:
             stored = load_predictions(self._results_dir, cell.eval_key).sorted_by_record()
             indices = bootstrap_indices(len(stored.record_ids), self._n_boot, self._seed)
-            args = (stored.y_true, stored.y_score, indices)
-            dense = cell.config.get("segmentation")  # masks: the delineation main metric
-            metric = cell.metrics.get("main_metric")
-            self._cache[cell.eval_key] = (
-                resampled_boundary_f1(metric, *args, dense["n_leads"], dense["sampling_rate"])
-                if dense
-                else resampled_main_metric(metric, *args)
-                if metric is not None
-                else macro_auroc_samples(*args)
+            self._cache[cell.eval_key] = self._choice.resampled(
+                cell, stored.y_true, stored.y_score, indices
             )
         return self._cache[cell.eval_key]

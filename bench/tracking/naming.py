@@ -1,7 +1,8 @@
 """How runs look in the MLflow UI: names that sort, the training-runs experiment kind, and
 links into the UI.
 
-Names join their parts with " · ": a cell ``jepa · superdiagnostic · linear ·  10% · s0``, a
+Names join their parts with " · ": a cell ``jepa · superdiagnostic · linear ·  10% · s0`` (a
+few-shot cell ``jepa · superdiagnostic · knn ·   5-shot · s0``), a
 pretraining ``jepa · pretraining · 3f2a9c01b2d4``, a grid ``grid · 2026-12-01 23:10 · ab12cd34``.
 The percentage's integer part is padded with spaces to three characters, so sorting by name
 (MLflow sorts text) orders fractions numerically: "  1%" < "  5%" < " 10%" < "100%".
@@ -37,9 +38,15 @@ def fraction_text(fraction: float) -> str:
     return f"{whole:>3}{dot}{decimals}%"
 
 
+def shots_text(shots: int) -> str:
+    """5 -> '  5-shot': padded as ``fraction_text`` is, so text order is numeric."""
+    return f"{shots:>3}-shot"
+
+
 def cell_run_name(result: CellResult) -> str:
-    """``method · task · protocol · fraction · seed`` of a cell's run."""
-    parts = (result.method, result.task, result.protocol, fraction_text(result.fraction))
+    """``method · task · protocol · fraction (or shots) · seed`` of a cell's run."""
+    budget = fraction_text(result.fraction) if result.shots is None else shots_text(result.shots)
+    parts = (result.method, result.task, result.protocol, budget)
     return SEPARATOR.join((*parts, f"s{result.seed}"))
 
 

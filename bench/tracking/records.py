@@ -4,12 +4,13 @@ A cell's child run mirrors its result file (``CellResult``); a pretraining's par
 its run folder (``checkpoint.pt`` header and ``history.csv``). Names are the same in every run,
 so the MLflow UI's compare view lines runs up: tags ``method``, ``task``, ``protocol`` ...;
 params from the configs flattened to dotted keys (``method.size``, ``train.lr``); metrics
-``macro_auroc``, ``macro_auroc_ci_low`` / ``_ci_high``, ``auroc.<class>``, ``n_train``,
-``realised_fraction``, ``time.<stage>``; the loss curve as ``pretrain.<column>`` per step. The
-test sample (``bench.evaluation.sample``): metrics ``n_test``, ``n_classes_scored``,
-``n_classes_left_out``, ``positives.<class>``; tags ``test_sample`` ('4 records · 6/26
-classes'), ``classes_left_out`` (with why) and ``too_small_to_test`` (why the leaderboard's
-default test, at the cell's resamples and alpha 0.05, is not run; absent when it is).
+``macro_auroc``, ``macro_auroc_ci_low`` / ``_ci_high``, ``auroc.<class>``, ``auprc.<class>``,
+``n_train``, ``realised_fraction``, ``time.<stage>``; the loss curve as ``pretrain.<column>``
+per step. The test sample (``bench.evaluation.sample``): metrics ``n_test``,
+``n_classes_scored``, ``n_classes_left_out``, ``positives.<class>`` (the class's test
+positives); tags ``test_sample`` ('4 records · 6/26 classes'), ``classes_left_out`` (with why)
+and ``too_small_to_test`` (why the leaderboard's default test, at the cell's resamples and alpha
+0.05, is not run; absent when it is).
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def cell_tags(result: CellResult, digest: str) -> dict[str, str]:
         "seed": str(result.seed),
         "profile": result.profile,
         "pretrain_key": parent_key(result),
+        **({"shots": str(result.shots)} if result.shots is not None else {}),
         "eval_key": result.eval_key,
         "status": result.status,
         "data_fingerprint": provenance.data_fingerprint,
@@ -144,27 +146,33 @@ def cell_params(result: CellResult) -> dict[str, str]:
         "fraction": result.fraction,
         "seed": result.seed,
         "profile": result.profile,
+        **({"shots": result.shots} if result.shots is not None else {}),
     }
     ci = {key: value for key, value in result.ci.items() if key in ("level", "n_boot", "seed")}
     return {**flatten_params({"cell": cell, "ci": ci}), **flatten_params(result.config)}
 
 
 def cell_metrics(result: CellResult) -> dict[str, float]:
-    """Finite metrics of a cell: scalar scores, CI bounds, per-class AUROC, sizes, timings."""
+    """Finite metrics of a cell: scalar scores, CI bounds, per-class AUROC, AUPRC and test
+    positives, sizes, timings."""
     values: dict[str, Any] = {
         name: value for name, value in result.metrics.items() if _is_number(value)
     }
     for name, bounds in result.ci.items():
         if isinstance(bounds, (list, tuple)) and len(bounds) == 2:
             values[f"{name}_ci_low"], values[f"{name}_ci_high"] = bounds
-    for label, value in (result.metrics.get("per_class_auroc") or {}).items():
-        values[f"auroc.{label}"] = value
+    for prefix, entry in (("auroc", "per_class_auroc"), ("auprc", "per_class_auprc")):
+        for label, value in (result.metrics.get(entry) or {}).items():
+            values[f"{prefix}.{label}"] = value
+    for label, count in (result.metrics.get("test_positives") or {}).items():
+        values[f"positives.{label}"] = count
     values.update({name: getattr(result, name) for name in _CELL_NUMBERS})
     if result.test_sample:
         sample = ScoredSample.from_dict(result.test_sample)
         values["n_classes_scored"] = len(sample.scored)
         values["n_classes_left_out"] = len(sample.left_out)
-        values.update({f"positives.{name}": n for name, n in sample.positives.items()})
+        for name, count in sample.positives.items():  # also where no per-class metrics exist
+            values.setdefault(f"positives.{name}", count)
     values.update({f"time.{stage}": seconds for stage, seconds in result.timings.items()})
     return {safe_name(k): float(v) for k, v in values.items() if _is_number(v) and math.isfinite(v)}
 

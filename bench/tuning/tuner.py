@@ -34,14 +34,14 @@ from bench.config import deep_merge, to_dict
 from bench.errors import BenchError, ConfigError
 from bench.evaluation.fractions import check_fraction
 from bench.grid.cells import validation_score
-from bench.grid.plan import PROTOCOLS, Cell, RunConfig, eval_key, load_run_config
+from bench.grid.plan import Cell, RunConfig, eval_key, load_run_config
 from bench.grid.plan import resolved_profile as resolve_run_profile
 from bench.grid.workspace import Workspace
 from bench.method import METHODS, Protocol
 from bench.paths import results_dir
 from bench.task import TASKS
 from bench.training.config import TrainConfig
-from bench.tuning.space import SearchSpace, build_space, profile_overrides
+from bench.tuning.space import PROTOCOL_DEFAULTS, SearchSpace, build_space, profile_overrides
 from bench.tuning.study import (
     FINISHED,
     count,
@@ -57,6 +57,7 @@ from bench.tuning.tracking import StudyTracker, trial_params
 log = logging.getLogger(__name__)
 
 EVAL_SEED = 0  # the fraction subset, probe and fine-tune seed of every trial
+TUNED_PROTOCOLS = tuple(PROTOCOL_DEFAULTS)  # the protocols with a search space
 _STUDY_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
@@ -87,8 +88,11 @@ class TuneOptions:
         if self.trials < 1:
             raise ConfigError(f"--trials = {self.trials} must be at least 1")
         check_fraction(self.fraction, "--fraction")
-        if self.protocol not in PROTOCOLS:
-            raise ConfigError(f"--protocol {self.protocol!r}: use {' or '.join(PROTOCOLS)}")
+        if self.protocol not in TUNED_PROTOCOLS:
+            raise ConfigError(
+                f"--protocol {self.protocol!r}: use {' or '.join(TUNED_PROTOCOLS)} (the attentive "
+                "probe and k-NN choose their settings on validation in every cell)"
+            )
         if self.study is not None and not _STUDY_NAME.fullmatch(self.study):
             raise ConfigError(f"--study {self.study!r}: use letters, digits, '_', '.' and '-'")
 

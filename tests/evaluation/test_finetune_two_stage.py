@@ -13,7 +13,8 @@ from torch import Tensor
 import bench.evaluation.finetune as finetune_module
 from bench.errors import ConfigError
 from bench.evaluation.finetune_stages import Stage, plan_stages
-from bench.grid.plan import finetune_document, load_run_config
+from bench.grid.plan import load_run_config
+from bench.grid.protocols import finetune_document
 from bench.grid.runner import plan_grid, workspace_for
 from bench.method import StagedFinetune
 from methods.cpc import CPC

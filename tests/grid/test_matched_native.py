@@ -11,8 +11,9 @@ import pytest
 
 from bench.data.preprocess import Preprocessing
 from bench.errors import ConfigError
-from bench.grid.plan import Unit, expand_methods, finetune_document, load_run_config
+from bench.grid.plan import Unit, expand_methods, load_run_config
 from bench.grid.profiles import load_profile
+from bench.grid.protocols import finetune_document
 from bench.grid.runner import plan_grid, run_grid, workspace_for
 from bench.method import MatchedConfig
 from bench.reporting.formats import to_markdown

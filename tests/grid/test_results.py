@@ -186,7 +186,7 @@ def test_corrupt_json_names_the_file_or_is_skipped(
         (lambda d: d.update(schema_version=99), "schema version 99"),
         (lambda d: d.update(colour="red"), "unknown field"),
         (lambda d: d.update(seed="zero"), "seed must be int"),
-        (lambda d: d.update(protocol="knn"), "not one of"),
+        (lambda d: d.update(protocol="ridge"), "not one of"),
     ],
 )
 def test_invalid_json_content_names_the_file(tmp_path: Path, edit: object, message: str) -> None:

@@ -49,7 +49,7 @@ def test_listed_as_baselines(capsys: pytest.CaptureFixture[str]) -> None:
 def test_protocols_and_no_pretraining() -> None:
     assert (METHODS.get("random_init"), METHODS.get("supervised")) == (RandomInit, Supervised)
     assert METHODS.get("supervised_xresnet1d") is SupervisedXResNet1d
-    assert RandomInit.protocols == ("linear",)
+    assert RandomInit.protocols == ("linear", "attentive", "knn")  # the frozen protocols
     assert Supervised.protocols == SupervisedXResNet1d.protocols == ("finetune",)
     assert not any(METHODS.get(name).needs_pretraining for name in BASELINES)
 

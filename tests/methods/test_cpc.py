@@ -51,7 +51,7 @@ def predictable_signals(batch: int, length: int = 64, seed: int = 0) -> Tensor:
 
 def test_registered_as_ssl_method() -> None:
     assert METHODS.get("cpc") is CPC
-    assert CPC.needs_pretraining and CPC.protocols == ("linear", "finetune")
+    assert CPC.needs_pretraining and CPC.protocols == ("linear", "finetune", "attentive", "knn")
 
 
 def test_info_nce_matches_a_float64_hand_computation() -> None:

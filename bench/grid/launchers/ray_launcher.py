@@ -4,12 +4,13 @@ How a run goes:
 - The driver plans the grid (loading every dataset once, which also prepares its cache) and
   skips finished cells exactly as in-process.
 - One Ray task per encoder that pending cells need ready ("unit task"): each pending pretraining
-  (trained, resumed, or loaded when it had finished) and, when linear cells need them, the
-  frozen embeddings of its dataset, computed once there and cached on disk; a baseline's seeded
+  (trained, resumed, or loaded when it had finished) and, when linear or k-NN cells need them,
+  the frozen embeddings of its dataset, computed once there and cached on disk; a baseline's seeded
   init gets one only for its embeddings. With GPUs in the cluster a unit task takes one GPU.
 - One Ray task per pending cell, submitted with its unit task's outcome once that unit is
-  ready; fine-tuning cells take a GPU where there are GPUs, linear cells (cached embeddings + a
-  CPU probe) none. Baseline cells without a unit task start at once.
+  ready; fine-tuning and attentive-probe cells take a GPU where there are GPUs, linear and
+  k-NN cells (cached embeddings + a CPU probe or vote) none. Baseline cells without a unit
+  task start at once.
 - The driver claims each unit and cell as it submits it and keeps at most one task per
   cluster CPU in flight, so other runners on the same results folder share the work
   (``driver_queue``).
@@ -194,7 +195,7 @@ class _RayGrid:
             if ready is None:
                 return
             cell, unit = ready
-            needs = self.gpu if cell.protocol == "finetune" else {}
+            needs = self.gpu if cell.protocol in ("finetune", "attentive") else {}
             ref = self.run_cell.options(num_cpus=1, **needs).remote(
                 self.context, CellIdentity.of(cell), unit
             )

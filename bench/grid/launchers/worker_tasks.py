@@ -89,6 +89,7 @@ class CellIdentity:
     eval_key: str
     pretrain_seed: int | None = None  # the unit's seed (bench.grid.plan.Unit.seed)
     corpus_records: int | None = None  # the unit's corpus subset size (None: all of it)
+    shots: int | None = None  # a few-shot cell's K
 
     @classmethod
     def of(cls, cell: Cell) -> CellIdentity:
@@ -102,6 +103,7 @@ class CellIdentity:
             cell.eval_key,
             cell.unit.seed,
             cell.unit.corpus_records,
+            cell.shots,
         )
 
 
@@ -159,12 +161,15 @@ def plan_cell(identity: CellIdentity, workspace: Workspace) -> Cell:
     )
     data = workspace.unit_data(unit)
     key = eval_key(
-        unit, task, identity.protocol, identity.fraction, identity.seed, workspace.profile, data
+        unit, task, identity.protocol, identity.fraction, identity.seed, workspace.profile, data,
+        identity.shots,
+    )  # fmt: skip
+    cell = Cell(
+        unit, task, identity.protocol, identity.fraction, identity.seed, key, identity.shots
     )
-    cell = Cell(unit, task, identity.protocol, identity.fraction, identity.seed, key)
     described = (
         f"{identity.method} / {identity.task} / {identity.protocol} / "
-        f"{identity.fraction:g} / seed {identity.seed}"
+        f"{cell.budget_text} / seed {identity.seed}"
     )
     _check_key("cell", described, key, identity.eval_key)
     return cell
@@ -246,11 +251,11 @@ def run_context(config: RunConfig) -> RunContext:
 
 def unit_jobs(todo: list[Cell]) -> dict[str, UnitJob]:
     """The unit tasks pending cells need, by encoder key: every pretraining, and a baseline's
-    seeded init (one per pretraining seed, shared by the fraction seeds) where linear cells
-    need its embeddings."""
+    seeded init (one per pretraining seed, shared by the fraction seeds) where linear or k-NN
+    cells need its embeddings."""
     jobs: dict[str, UnitJob] = {}
     for cell in todo:
-        linear = cell.protocol == "linear"
+        linear = cell.protocol in ("linear", "knn")  # the cells that read the embeddings
         if not (cell.unit.needs_pretraining or linear):
             continue
         key = Workspace.encoder_key(cell.unit, cell.seed)
