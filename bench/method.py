@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +15,6 @@ from bench.encoders.base import Encoder, InputSpec
 from bench.registry import Registry
 
 Protocol = Literal["linear", "finetune"]
-MATCHED = re.compile(r"^(?P<baseline>[A-Za-z0-9_.-]+)\[(?P<backbone>[A-Za-z0-9_.-]+)\]$")
 
 
 @dataclass(frozen=True)
@@ -87,17 +85,6 @@ class MatchedConfig:
 
     backbone: str
     backbone_config: dict[str, Any] = field(default_factory=dict)
-
-
-def matched_name(baseline: str, backbone: str) -> str:
-    """``random_init`` + ``cpc`` -> ``random_init[cpc]``."""
-    return f"{baseline}[{backbone}]"
-
-
-def split_matched(name: str) -> tuple[str, str | None]:
-    """``random_init[cpc]`` -> (``random_init``, ``cpc``); a plain name -> (name, None)."""
-    match = MATCHED.match(name)
-    return (match["baseline"], match["backbone"]) if match else (name, None)
 
 
 @dataclass(frozen=True)

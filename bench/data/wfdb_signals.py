@@ -2,9 +2,10 @@
 rate and length, whose samples sit in a ``.dat`` file or in a Challenge ``.mat`` file.
 
 A Challenge ``.mat`` is a MATLAB v4 file with one int16 variable ``val`` [signals, samples];
-it is read with scipy and checked against its header (same signals, same length). Plain
-format-16 ``.dat`` files are read with numpy, anything else through ``wfdb.rdrecord``. Units
-are matched case-insensitively (mV, uV); values are ``(digital - baseline) / gain``.
+it is read with scipy (imported there, as wfdb is) and checked against its header (same
+signals, same length). Plain format-16 ``.dat`` files are read with numpy, anything else
+through ``wfdb.rdrecord``. Units are matched case-insensitively (mV, uV); values are
+``(digital - baseline) / gain``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from bench.data.leads import LeadMap
 from bench.data.wfdb_records import Header, RecordError, read_format16
@@ -63,6 +63,8 @@ def read_signals(path: Path, header: Header, leads: LeadMap, allow_nan: bool = F
 
 
 def _read_mat(data_file: Path, header: Header, order: list[int]) -> np.ndarray:
+    import scipy.io
+
     try:
         content = scipy.io.loadmat(str(data_file))
     except (ValueError, TypeError, NotImplementedError) as error:

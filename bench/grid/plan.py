@@ -26,9 +26,8 @@ from bench.method import (
     Method,
     Protocol,
     StagedFinetune,
-    matched_name,
-    split_matched,
 )
+from bench.method_names import matched_name, split_matched
 from bench.task import TASKS, Task, expand_tasks
 from bench.training.planning import PretrainPlan, input_spec_for, plan_pretraining
 from bench.training.spec import PretrainSetup
