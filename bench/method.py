@@ -21,16 +21,25 @@ Protocol = Literal["linear", "finetune"]
 class InputRegime:
     """The input a method's paper feeds it, used where a profile says ``input: native``.
 
-    rate (Hz), resample ("poly" | "fft"), leads ("12" | "8"), normalize ("none" | "record" |
+    rate (Hz), resample ("poly" | "fft"), leads ("12" | "8" | "1"), normalize ("none" | "record" |
     "train": per-lead training-fold mean/std) and ``window_s``, the crop of pretraining and
     the evaluation window. No filtering (``bandpass`` None).
     """
 
     rate: int
-    leads: Literal["12", "8"]
+    leads: Literal["12", "8", "1"]
     window_s: float
     normalize: Literal["none", "record", "train"] = "none"
-    resample: Literal["poly", "fft"] = "poly"
+    resample: Literal["poly", "fft", "linear"] = "poly"
+
+    @classmethod
+    def of(cls, preprocessing: Preprocessing, window_s: float) -> InputRegime:
+        """The regime of ``preprocessing`` (which must set a rate) and a window."""
+        assert preprocessing.rate is not None, "an input regime needs a sampling rate"
+        return cls(
+            rate=preprocessing.rate, leads=preprocessing.leads, window_s=window_s,
+            normalize=preprocessing.normalize, resample=preprocessing.resample,
+        )  # fmt: skip
 
     def preprocessing(self) -> Preprocessing:
         """These options as the shared ``Preprocessing`` (validated there)."""
@@ -115,7 +124,9 @@ class Method(nn.Module, ABC):
     of its pretrained encoder (None: one stage). ``builds_on_backbones``: a baseline that can
     be built on an SSL method's network (``random_init[jepa]``, config ``MatchedConfig``).
     ``task_kinds``: the task kinds (``bench.task.TaskKind``) it is evaluated on; the grid
-    plans no cell of another kind for it (None: every kind).
+    plans no cell of another kind for it (None: every kind). ``pretrained``: its encoder
+    arrives pretrained without the loop (a published checkpoint, ``bench.checkpoints``);
+    ``fixed_input``: it gets its ``native_input`` under every profile, not only ``native``.
     """
 
     name: ClassVar[str]
@@ -127,6 +138,8 @@ class Method(nn.Module, ABC):
     finetune_stages: ClassVar[StagedFinetune | None] = None
     builds_on_backbones: ClassVar[bool] = False
     task_kinds: ClassVar[tuple[str, ...] | None] = None
+    pretrained: ClassVar[bool] = False
+    fixed_input: ClassVar[bool] = False
 
     def __init__(self, config: Any, input_spec: InputSpec):
         super().__init__()
@@ -144,6 +157,28 @@ class Method(nn.Module, ABC):
     def collapse_rule(self) -> CollapseRule | None:
         """The method's collapse diagnostic (``bench.training.collapse``); None: it has none."""
         return None
+
+    @classmethod
+    def has_own_network(cls) -> bool:
+        """True when matched baselines can be built on it: it pretrains, or arrives pretrained."""
+        return cls.needs_pretraining or cls.pretrained
+
+    @classmethod
+    def untrained_encoder(cls, config: Any, input_spec: InputSpec) -> Encoder:
+        """Its encoder freshly initialised (global RNG), for matched baselines."""
+        return cls(config, input_spec).encoder
+
+    @classmethod
+    def seen_in_training(cls, task_sources: tuple[str, ...]) -> str | None:
+        """A note when a task's data (its datasets or sources) was in this method's own
+        training data (a published checkpoint's corpus); None when not, or not known."""
+        return None
+
+    @classmethod
+    def unit_identity(cls, config: Any) -> dict[str, Any]:
+        """Extra facts that name its encoder in run keys and provenance (a checkpoint's
+        weights file and SHA-256); empty for methods whose config says it all."""
+        return {}
 
 
 METHODS: Registry[type[Method]] = Registry(

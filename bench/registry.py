@@ -15,7 +15,8 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """Maps names to plugins; built-ins come from a package, third parties from entry points."""
+    """Maps names to plugins; built-ins come from a package (its modules and subpackages, all
+    but those named ``_*``), third parties from entry points."""
 
     def __init__(self, kind: str, package: str | None = None, entry_point_group: str | None = None):
         self.kind = kind
@@ -72,9 +73,10 @@ class Registry(Generic[T]):
         self._loaded = True
         if self._package:
             package = importlib.import_module(self._package)
-            for module in pkgutil.iter_modules(package.__path__):
-                if not module.name.startswith("_"):
-                    importlib.import_module(f"{self._package}.{module.name}")
+            prefix = f"{self._package}."
+            for module in pkgutil.walk_packages(package.__path__, prefix):
+                if not any(part.startswith("_") for part in module.name.split(".")):
+                    importlib.import_module(module.name)
         if self._entry_point_group:
             for entry in entry_points(group=self._entry_point_group):
                 entry.load()

@@ -93,6 +93,11 @@ class Task(ABC):
         """Direction of ``main_metric`` (leaderboards bold the best in this direction)."""
         return METRIC_DIRECTIONS[self.main_metric]
 
+    def data_sources(self) -> tuple[str, ...]:
+        """The datasets (or a union's parts) its records come from, for the leakage audit of
+        published checkpoints (``bench.checkpoints.leakage``): its dataset by default."""
+        return (self.dataset,)
+
     @abstractmethod
     def labels(self, data: SignalSet) -> Labels:
         """Targets for every record of ``data`` and which records have any label of the task."""

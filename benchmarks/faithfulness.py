@@ -84,6 +84,7 @@ VARIANTS: tuple[Variant, ...] = (
     _jepa_before(pos_layout="lead_time", norm_eps="1.0e-6"),
     _jepa_before(predictor_pos="time_1d"),
     _jepa_before(mask_per="sample"),
+    _jepa_before(mask_token_decay="false"),
     Variant("stmask lead loss", "shuffled samples only (default)", "stmask", baseline=True),
     Variant(
         "stmask lead loss",

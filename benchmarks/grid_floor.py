@@ -1,11 +1,11 @@
 """How fast could a ``bench run`` grid possibly run on N cores without changing its computation?
 
 Plans the grid through ``bench run``'s own options and planner (``bench.grid.runner.plan_grid``,
-so twins are left out as the planner does), counts the matrix-product FLOPs of what it computes
-(``grid_flops``: pretrainings, fine-tune training and scoring, linear embeddings) and turns them
-into seconds with what one thread of this machine achieves (``machine_rates``). The linear
-probes' L-BFGS fits are not matrix products: their CPU seconds are estimated apart
-(``--no-probe-timing`` skips this).
+so twins are left out as the planner does), counts the matrix-product FLOPs of what it
+computes (``bench.perf.grid_flops``: pretrainings, fine-tune training and scoring, linear
+embeddings) and turns them into seconds with what one thread of this machine achieves
+(``machine_rates``). The linear probes' L-BFGS fits are not matrix products: their CPU seconds
+are estimated apart (``--no-probe-timing`` skips this).
 
 The floor is the FLOPs over ``--cores`` x one thread's fp32 matmul peak (the best of many
 ``bench.perf.matmul_peak``-sized products, by process CPU time; ``--peak-gflops`` to give it);
@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from grid_flops import COMPONENTS, GridCount, GridCounter
 from machine_rates import achieved_rate, measured_peak, probe_seconds
 
 from bench.commands.run import add_parser as add_run_parser
@@ -41,6 +40,7 @@ from bench.errors import BenchError
 from bench.grid.plan import Cell, RunConfig, load_run_config
 from bench.grid.runner import plan_grid, workspace_for
 from bench.grid.workspace import Workspace
+from bench.perf.grid_flops import COMPONENTS, GridCount, GridCounter
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from grid_flops import CPU, GridCount, GridCounter, TrainStep
 
 from bench.evaluation.embeddings import Embeddings
 from bench.evaluation.probe import linear_probe
 from bench.evaluation.windows import apply_windowed
 from bench.grid.plan import Cell, Unit
+from bench.perf.finetune_step import CPU, TrainStep
 from bench.perf.flops import count_flops
+from bench.perf.grid_flops import GridCount, GridCounter
 from bench.perf.matmul_peak import CPU_SIZE, matmul_flops
 
 

@@ -78,12 +78,14 @@ class Baseline(Method):
 
 
 def backbone_encoder(config: MatchedConfig, input_spec: InputSpec) -> Encoder:
-    """A fresh ``encoder`` of the SSL method ``config.backbone`` (its own init, global RNG)."""
+    """A fresh ``encoder`` of the SSL method or checkpoint ``config.backbone`` (its own init,
+    global RNG; a checkpoint's weights are not read)."""
     method_class = METHODS.get(config.backbone)
-    if not method_class.needs_pretraining:
+    if not method_class.has_own_network():
         raise ConfigError(
-            f"matched baseline backbone {config.backbone!r} is a baseline; name an SSL method"
+            f"matched baseline backbone {config.backbone!r} is a baseline; name an SSL method "
+            "or a published checkpoint"
         )
     where = f"backbone {config.backbone}"
     method_config = from_dict(method_class.config_class, config.backbone_config, where=where)
-    return method_class(method_config, input_spec).encoder
+    return method_class.untrained_encoder(method_config, input_spec)

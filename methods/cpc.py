@@ -42,8 +42,8 @@ class CPCConfig:
     paper's 100 Hz, 12 leads, 10 s crops (1,000 samples, so 12 steps ahead), each lead
     standardised with the training folds' mean and std (``preprocessing.normalize: train``).
     Under ``input: shared`` CPC sees the profile's shared preprocessing and window like every
-    other method (``smoke``: 100 Hz, 12 leads, 2.5 s, not normalised; the PTB-XL subset in
-    ../shared/data is already z-scored per record and lead).
+    other method (``smoke``: 100 Hz, 12 leads, 2.5 s, not normalised; a PTB-XL copy may
+    already be z-scored per record and lead, as the development subset is).
     """
 
     width: int = 64

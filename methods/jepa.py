@@ -61,7 +61,9 @@ class JEPAConfig:
       "sample" (a mask per sample). ``blocks_reach_end``: False (default, the reference
       code's block starts, which never hide the last time column) or True (blocks may end
       at the last column). See ``methods.jepa_masking``.
-    - ``ema_start``/``ema_end``: target momentum, rising linearly per step (paper: 0.996 -> 1).
+    - ``ema_start``/``ema_end``: target momentum, rising linearly per step (paper: 0.996 -> 1);
+      as in the reference code, the update after optimiser step k of T uses
+      ``start + (end - start) * (k - 1) / T``, so ``end`` itself is never reached.
     - ``loss``: "smooth_l1" (the reference code, beta 1) or "l1" (the paper's text); the mean
       over hidden tokens and channels, in float32.
     - ``target_drop_path``: whether the target encoder applies stochastic depth while
@@ -77,6 +79,9 @@ class JEPAConfig:
     - ``predictor_pos``: the predictor's position code (default "one_lead_grid", the
       reference code's 2-D code of a one-lead grid; "time_1d": a full-width 1-D time code);
       see ``methods.jepa_predictor``.
+    - ``mask_token_decay``: whether AdamW's weight decay applies to the predictor's mask token
+      (default True, the reference code; False exempts it like the other 1-D parameters, as
+      this benchmark did before).
 
     - ``collapse_ratio``: the collapse guard (``bench.training.collapse``): a pretraining
       whose ``context_std`` (see ``context_spread``), averaged over its last epoch, ends
@@ -105,6 +110,7 @@ class JEPAConfig:
     pos_layout: PosLayout = "time_lead"
     norm_eps: float = 1e-5
     predictor_pos: PredictorPos = "one_lead_grid"
+    mask_token_decay: bool = True
     collapse_ratio: float = 0.5
 
     def __post_init__(self) -> None:
@@ -222,6 +228,7 @@ class JEPA(Method):
             positions=config.predictor_pos,
             norm_eps=config.norm_eps,
             depth_scaled_init=config.depth_scaled_init,
+            mask_token_decay=config.mask_token_decay,
         )
 
     def _check_mask_fits(self) -> None:
@@ -344,9 +351,11 @@ class JEPA(Method):
         return CollapseRule("context_std", self.config.collapse_ratio)
 
     def momentum(self, step: int, total_steps: int) -> float:
-        """EMA momentum after optimiser step ``step`` (1-based): linear from start to end."""
+        """EMA momentum after optimiser step ``step`` (1-based): the reference code's linear
+        schedule, ``ema_start`` after the first step, one increment short of ``ema_end`` after
+        the last."""
         config = self.config
-        return config.ema_start + (config.ema_end - config.ema_start) * step / total_steps
+        return config.ema_start + (config.ema_end - config.ema_start) * (step - 1) / total_steps
 
     @torch.no_grad()
     def on_step_end(self, step: int, total_steps: int) -> None:

@@ -45,6 +45,9 @@ class LeadwisePredictor(nn.Module):
 
     ``norm_eps`` is the eps of every LayerNorm; ``depth_scaled_init`` rescales each block's
     output projections as ``bench.encoders.patch_transformer.scale_residual_outputs`` does.
+    ``mask_token_decay``: the mask token gets AdamW's weight decay (named in
+    ``decayed_parameters``, see ``bench.training.optim.parameter_groups``), as in the reference
+    code, whose token has shape [1, 1, dim] and so is not exempt as a 1-D parameter.
     """
 
     def __init__(
@@ -58,12 +61,14 @@ class LeadwisePredictor(nn.Module):
         positions: PredictorPos = "one_lead_grid",
         norm_eps: float = 1e-5,
         depth_scaled_init: bool = True,
+        mask_token_decay: bool = True,
     ):
         super().__init__()
         self.dim = dim
         self.positions = positions
         self.embed = nn.Linear(encoder_dim, dim)
         self.mask_token = nn.Parameter(torch.zeros(dim))
+        self.decayed_parameters: tuple[str, ...] = ("mask_token",) if mask_token_decay else ()
         steps = max(depth - 1, 1)
         norm = partial(nn.LayerNorm, eps=norm_eps)
         self.blocks = nn.ModuleList(

@@ -9,9 +9,12 @@ Codes of an equivalence pair (e.g. 59118001 RBBB and 713427006 CRBBB) count as o
 without a scored code (or of other sources) are dropped. Besides the kind's metrics (main: macro
 AUROC) every cell reports the normalised Challenge score with the official weight matrix at
 per-class thresholds chosen on validation (``bench.evaluation.challenge``), with its bootstrap CI.
-The organisers' tables (scored mappings and weight matrices, as in ../shared/data/cinc-scoring:
-``cinc20NN_dx_mapping_scored.csv``, ``cinc20NN_weights.csv``) are read from
-``$BENCH_CINC_SCORING_ROOT``, else from ``shared/data/cinc-scoring`` beside the checkout.
+The organisers' tables (scored mappings and weight matrices, ``cinc20NN_dx_mapping_scored.csv``
+and ``cinc20NN_weights.csv``) ship with the package in ``bench/data/cinc_scoring`` (source and
+licence in its README). The classes of a task always come from those copies (they define the
+task); the Challenge score reads its tables from ``$BENCH_CINC_SCORING_ROOT`` when set, else from
+the same copies. Tables the score cannot read leave ``challenge_score`` None with a
+``challenge_note`` saying why; the cell's other metrics are kept.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -29,30 +33,49 @@ from bench.evaluation.challenge import SINUS_RHYTHM, ScoredClasses, challenge_me
 from bench.task import Labels, Task, register_task
 
 SCORING_ENV = "BENCH_CINC_SCORING_ROOT"
-BESIDE_CHECKOUT = Path(__file__).resolve().parents[2] / "shared" / "data" / "cinc-scoring"
 SOURCES_2020: tuple[str, ...] = ("cpsc", "cpsc-extra", "incart", "ptb", "ptbxl", "georgia")
+
+
+def packaged_tables_root() -> Path:
+    """The package's copy of the Challenge tables (``bench/data/cinc_scoring``)."""
+    return Path(str(resources.files("bench.data").joinpath("cinc_scoring")))
 
 
 @cache
 def scored_classes(year: int) -> ScoredClasses:
-    """The scored classes, equivalences and weight matrix of Challenge ``year``."""
-    root = scoring_tables_root()
-    return ScoredClasses.from_tables(
-        root / f"cinc{year}_dx_mapping_scored.csv", root / f"cinc{year}_weights.csv"
+    """The scored classes, equivalences and weight matrix of Challenge ``year``, from the
+    packaged tables: what the task's labels are."""
+    return read_tables(packaged_tables_root(), year)
+
+
+def scoring_classes(year: int) -> ScoredClasses | str:
+    """The tables the Challenge score of ``year`` uses (``$BENCH_CINC_SCORING_ROOT`` when set,
+    read afresh on each call, else the packaged ones), or a note saying why they cannot be
+    read."""
+    override = os.environ.get(SCORING_ENV)
+    if not override:
+        return scored_classes(year)
+    try:
+        return read_tables(Path(override).expanduser(), year)
+    except DataError as error:
+        return f"${SCORING_ENV}: {error}"
+
+
+def read_tables(root: Path, year: int) -> ScoredClasses:
+    """``ScoredClasses`` of the tables of ``year`` in ``root``; DataError naming what is amiss."""
+    mapping, weights = (
+        root / f"cinc{year}_{name}.csv" for name in ("dx_mapping_scored", "weights")
     )
-
-
-def scoring_tables_root() -> Path:
-    """Folder of the Challenge scoring tables; DataError naming where to get them if absent."""
-    root = Path(os.environ.get(SCORING_ENV) or BESIDE_CHECKOUT).expanduser()
-    if not root.is_dir():
+    missing = [path.name for path in (mapping, weights) if not path.is_file()]
+    if missing:
         raise DataError(
-            f"CinC scoring tables not found in {root}: set ${SCORING_ENV} to a folder holding "
-            "cinc2020_dx_mapping_scored.csv, cinc2020_weights.csv, cinc2021_dx_mapping_scored.csv "
-            "and cinc2021_weights.csv (the organisers' dx_mapping_scored.csv and weights.csv of "
-            "the 2020 and 2021 evaluation code, github.com/physionetchallenges)"
+            f"CinC scoring tables {missing} not found in {root}: the folder must hold the "
+            "organisers' dx_mapping_scored.csv and weights.csv of the 2020 and 2021 evaluation "
+            "code (github.com/physionetchallenges) as cinc20NN_dx_mapping_scored.csv and "
+            f"cinc20NN_weights.csv; the package ships them in bench/data/cinc_scoring, used when "
+            f"${SCORING_ENV} is unset (reinstall if they are missing there)"
         )
-    return root
+    return ScoredClasses.from_tables(mapping, weights)
 
 
 class CincTask(Task):
@@ -67,6 +90,10 @@ class CincTask(Task):
         self.year = year
         self.sources = sources
         self.present_only = present_only
+
+    def data_sources(self) -> tuple[str, ...]:
+        """Its CinC sources (every source of the year's Challenge when it names none)."""
+        return self.sources or (f"cinc{self.year}",)
 
     def labels(self, data: SignalSet) -> Labels:
         """Multi-hot scored classes; records of other sources or without one are not kept."""
@@ -103,12 +130,24 @@ class CincTask(Task):
         label_names: Sequence[str],
         bootstrap: tuple[np.ndarray, float] | None = None,
     ) -> tuple[dict[str, object], dict[str, list[float]]]:
-        """The normalised Challenge score (skipped, with a note, without a sinus class)."""
-        scored = scored_classes(self.year)
-        codes = [scored.codes[scored.names.index(name)] for name in label_names]
+        """The normalised Challenge score (None, with a note, without a sinus class or without
+        readable scoring tables)."""
+        classes = scored_classes(self.year)
+        codes = [classes.codes[classes.names.index(name)] for name in label_names]
         if SINUS_RHYTHM not in codes:
-            return {"challenge_score": None, "challenge_note": "no sinus rhythm class"}, {}
-        return challenge_metrics(val, test, scored, codes, bootstrap)
+            return skipped("no sinus rhythm class")
+        scoring = scoring_classes(self.year)
+        if isinstance(scoring, str):
+            return skipped(scoring)
+        unknown = sorted(set(codes) - set(scoring.codes))
+        if unknown:
+            return skipped(f"${SCORING_ENV}: the {self.year} tables lack the classes {unknown}")
+        return challenge_metrics(val, test, scoring, codes, bootstrap)
+
+
+def skipped(note: str) -> tuple[dict[str, object], dict[str, list[float]]]:
+    """The Challenge score left out, with ``note`` saying why."""
+    return {"challenge_score": None, "challenge_note": note}, {}
 
 
 register_task(CincTask("cinc2020", 2020, SOURCES_2020, present_only=False))

@@ -1,5 +1,6 @@
-"""Shared fixtures: isolated results/cache folders, the optional real data in ../shared/data,
-and the engine's test doubles (tests/doubles), registered here for every test package."""
+"""Shared fixtures: isolated results/cache folders, the optional real data (found only through
+$BENCH_PTBXL_ROOT and $BENCH_LUDB_ROOT, which .ci/run sets when it has a copy), and the engine's
+test doubles (tests/doubles), registered here for every test package."""
 
 from __future__ import annotations
 
@@ -25,12 +26,11 @@ __all__ = [
     "tracking_files",
 ]
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
-
-def _real_root(env: str, default: Path) -> Path | None:
-    path = Path(os.environ.get(env) or default)
-    return path if path.is_dir() else None
+def _real_root(env: str) -> Path | None:
+    """The folder named by ``$env``, if it is set and exists."""
+    value = os.environ.get(env)
+    return Path(value) if value and Path(value).is_dir() else None
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,12 +46,13 @@ def one_torch_thread() -> None:
 @pytest.fixture(autouse=True)
 def isolated_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test writes results and caches under its own tmp folder, untouched by the user's
-    tracking or distributed settings."""
+    tracking, distributed or CinC scoring-table settings."""
     results = tmp_path / "results"
     monkeypatch.setenv("BENCH_RESULTS", str(results))
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     for name in (
         "BENCH_CACHE_DIR",
+        "BENCH_CINC_SCORING_ROOT",
         "BENCH_MLFLOW_URI",
         "MLFLOW_TRACKING_URI",
         "RANK",
@@ -63,26 +64,17 @@ def isolated_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def ptbxl_root() -> Path:
-    """The real PTB-XL subset (or $BENCH_PTBXL_ROOT); skips the test when absent."""
-    root = _real_root("BENCH_PTBXL_ROOT", SHARED_DATA / "ptbxl-subset")
+    """The real PTB-XL copy at $BENCH_PTBXL_ROOT; skips the test when unset or absent."""
+    root = _real_root("BENCH_PTBXL_ROOT")
     if root is None or not (root / "ptbxl_database.csv").is_file():
-        pytest.skip("real PTB-XL data not found (set BENCH_PTBXL_ROOT or provide ../shared/data)")
+        pytest.skip("real PTB-XL data not found (set BENCH_PTBXL_ROOT to a PTB-XL copy)")
     return root
 
 
 @pytest.fixture(scope="session")
 def ludb_root() -> Path:
-    """The real LUDB copy (or $BENCH_LUDB_ROOT); skips the test when absent."""
-    root = _real_root("BENCH_LUDB_ROOT", SHARED_DATA / "ludb")
+    """The real LUDB copy at $BENCH_LUDB_ROOT; skips the test when unset or absent."""
+    root = _real_root("BENCH_LUDB_ROOT")
     if root is None:
-        pytest.skip("real LUDB data not found (set BENCH_LUDB_ROOT or provide ../shared/data)")
-    return root
-
-
-@pytest.fixture(scope="session")
-def cinc_scoring_root() -> Path:
-    """The CinC Challenge scoring tables (or $BENCH_CINC_SCORING_ROOT); skips when absent."""
-    root = _real_root("BENCH_CINC_SCORING_ROOT", SHARED_DATA / "cinc-scoring")
-    if root is None:
-        pytest.skip("CinC scoring tables not found (set BENCH_CINC_SCORING_ROOT or ../shared/data)")
+        pytest.skip("real LUDB data not found (set BENCH_LUDB_ROOT to a LUDB copy)")
     return root

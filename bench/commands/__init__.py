@@ -6,11 +6,13 @@ evaluation, training) and everything below; nothing but ``bench.cli`` imports a 
 
 from bench.commands import (
     check,
+    checkpoints,
     data,
     fractions,
     listing,
     mlflow_ui,
     perf,
+    plan,
     pretrain,
     report,
     report_page,
@@ -24,7 +26,9 @@ COMMAND_MODULES = [
     fractions,
     pretrain,
     run,
+    plan,
     check,
+    checkpoints,
     report,
     report_page,
     mlflow_ui,

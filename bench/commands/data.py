@@ -19,10 +19,12 @@ Read the official layout under the data root once into a memory-mapped cache (re
 source files are unchanged), then print records per fold and, for every task of the dataset,
 its classes and records.
 
-Bad records (listed but missing, truncated, NaNs, fewer than 12 or unknown leads, wrong
-sampling rate or length): by default every record is checked, then one error lists them all
-and nothing is cached. With --skip-bad-records they are dropped; their ids and reasons are
-printed and stored in the cache's manifest.json, and later loads reuse that cache.
+Bad records (listed but missing, truncated, NaNs, a missing standard lead, wrong sampling
+rate or length, a unit other than mV / uV / V, an uncalibrated gain of 0): by default every
+record is checked, then one error lists them all and nothing is cached. With --skip-bad-records
+they are dropped; their ids and reasons are printed and stored in the cache's manifest.json,
+and later loads (bench run's too) reuse that cache. Signals besides the 12 standard leads
+(PTB's vx, vy, vz) are dropped and units converted to mV, each with a note in the manifest.
 
 Datasets of differing rates and lengths (cinc2021, cpsc2018, ludb, wfdb) are resampled to
 --rate and stored at their true lengths; the summary gives records per source, native rates,
@@ -32,6 +34,12 @@ SOURCE_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--sources", "sources", "cinc2021: comma-separated sources, e.g. cpsc,georgia,chapman,ningbo"),
     ("--dx-tables", "dx_tables", "cinc2021: folder of the Challenge dx mapping CSVs"),
     ("--labels", "labels", "wfdb: a labels CSV (one row per record)"),
+    (
+        "--uncalibrated",
+        "uncalibrated",
+        "wfdb, cinc2021: 'accept' reads records with a gain of 0 (uncalibrated) at WFDB's "
+        "default gain 200, with a note (default 'refuse': they are bad records)",
+    ),
     ("--storage", "storage", "mimic-iv-ecg, code15: int16 (default) or float16 samples"),
     ("--shard-mb", "shard_mb", "mimic-iv-ecg, code15: stored MB per shard (default 128)"),
     (

@@ -1,4 +1,5 @@
-"""``bench list methods|tasks|encoders|corpora``: what is registered (corpora: the presets)."""
+"""``bench list methods|tasks|encoders|corpora``: what is registered (corpora: the presets;
+methods: with their matched baselines, ``bench.commands.method_listing``)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print one registered name per line with a short description."""
     if args.what == "methods":
-        from bench.method import METHODS
+        from bench.commands.method_listing import format_rows, method_rows
 
-        for name, method in METHODS.items():
-            kind = "SSL" if method.needs_pretraining else "baseline"
-            print(f"{name:<22} {kind:<9} {_summary(method)}")
+        for line in format_rows(method_rows()):
+            print(line)
     elif args.what == "tasks":
         from bench.task import TASKS
 

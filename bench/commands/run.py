@@ -68,7 +68,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="[DATASET=]PATH",
         help="dataset folder (PATH alone applies to every dataset of the run)",
     )
-    parser.add_argument("--dry-run", action="store_true", help="list the cells and their status")
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a published checkpoint's weights file (default: $BENCH_WEIGHTS_DIR/<official "
+        "file name>; `bench checkpoints` lists the names and files)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the cells and their status (builds no dataset cache: names any still "
+        "missing, and the command that builds it)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="redo finished cells")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
@@ -100,15 +113,38 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def _export_weights(options: list[str]) -> None:
+    """``--weights NAME=PATH`` into ``$BENCH_WEIGHTS``, where every worker process finds it."""
+    if options:
+        from bench.checkpoints.weights import WEIGHTS_ENV, explicit_weights, parse_weights_options
+
+        pairs = {**explicit_weights(), **parse_weights_options(options)}
+        os.environ[WEIGHTS_ENV] = ",".join(f"{name}={path}" for name, path in pairs.items())
+
+
+def _show_licences(cells: list[Any]) -> None:
+    """One line per published checkpoint in the grid: its weights' licence and source."""
+    shown = set()
+    for cell in cells:
+        card = getattr(cell.unit.setup.method, "card", None)
+        if card is not None and cell.unit.method not in shown:
+            shown.add(cell.unit.method)
+            print(
+                f"{cell.unit.method}: weights under {card.licence} ({card.code}); cite {card.paper}"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     """Plan, (dry-)run, then write leaderboards and figures of this grid's cells."""
     from bench.grid.launchers import check_launcher, launch_grid
     from bench.grid.manifest import write_grid_manifest
+    from bench.grid.pending_caches import caches_to_build, pending_lines
     from bench.grid.plan import load_run_config
     from bench.grid.runner import cell_status, describe_cell, plan_grid, workspace_for
     from bench.paths import results_dir
 
     _refuse_torchrun()
+    _export_weights(args.weights)
     started_ms = int(time.time() * 1000)
     config = load_run_config(
         args.config, deep_merge(flag_values(args), parse_overrides(args.overrides))
@@ -116,7 +152,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run:
         check_launcher(args.launcher, args.address)
     workspace = workspace_for(config, progress=not args.no_progress)
+    if args.dry_run:
+        pending = caches_to_build(config, workspace.profile, workspace.data_roots)
+        if pending:
+            print("\n".join(pending_lines(pending)))
+            return 0
     cells = plan_grid(config, workspace)
+    _show_licences(cells)
     if args.dry_run:
         statuses = [cell_status(cell) for cell in cells]
         for cell, status in zip(cells, statuses, strict=True):

@@ -2,7 +2,8 @@
 
 A cache folder is built under a hidden temporary name beside its final name and renamed into
 place only when complete, so a folder with the final name is always whole. Any failure or
-interrupt removes the temporary folder.
+interrupt removes the temporary folder, and the folders made for it (``cache/<dataset>/``)
+when they are left empty.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,6 +24,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from bench.data.cache_checksums import checksums_hold, write_checksums
 from bench.data.signals import SignalSet
+from bench.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,25 @@ class BadRecord:
     record_id: int
     file: str
     reason: str
+
+
+class BadRecordsError(DataError):
+    """Bad records stopped a build under the "error" policy; the message lists them."""
+
+
+def skip_advice(dataset: str, root: Path, rate: int | None, options: Mapping[str, str]) -> str:
+    """How to go on past bad records: fix them, or build this very cache (the one ``bench run``
+    loads) with the ``bench data prepare`` command that drops them."""
+    command = ["bench", "data", "prepare", dataset, "--root", str(root)]
+    if rate is not None:
+        command += ["--rate", str(rate)]
+    for name, value in sorted(options.items()):
+        command += [f"--{name.replace('_', '-')}", value]
+    return (
+        "Fix these records, or drop them (each is listed with its reason in the cache's "
+        f"manifest.json) by building the cache with:\n  {shlex.join(command)} "
+        "--skip-bad-records\nLater loads, bench run's included, reuse that cache."
+    )
 
 
 @dataclass(frozen=True)
@@ -101,7 +123,7 @@ def building(final: Path) -> Iterator[Path]:
     On any exception (KeyboardInterrupt included) the temporary folder is removed. If another
     process landed ``final`` first, this build is discarded and the existing folder kept.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
+    made = make_folder(final.parent)
     temp = Path(tempfile.mkdtemp(prefix=f"{BUILDING_PREFIX}{final.name}-", dir=final.parent))
     temp.chmod(0o755)  # mkdtemp makes it private; the landed cache is an ordinary folder
     try:
@@ -116,7 +138,28 @@ def building(final: Path) -> Iterator[Path]:
             shutil.rmtree(temp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
+        remove_empty(made)
         raise
+
+
+def make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` with its parents; returns the folders this made, deepest first."""
+    made = []
+    missing = folder
+    while not missing.exists() and missing != missing.parent:
+        made.append(missing)
+        missing = missing.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def remove_empty(folders: Iterable[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is empty; stop at the first that is not."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
@@ -134,6 +177,12 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return manifest if checksums_hold(folder) else None
+
+
+def is_built(folder: Path, fingerprint: str) -> bool:
+    """Whether the landed cache in ``folder`` was built from source ``fingerprint``."""
+    manifest = read_manifest(folder)
+    return manifest is not None and manifest.get("source_fingerprint") == fingerprint
 
 
 def prune_siblings(keep: Path, prefix: str) -> list[Path]:

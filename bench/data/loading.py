@@ -34,6 +34,11 @@ class DatasetSource(ABC):
         picks the best one for it. The result has canonical lead order.
         """
 
+    def cache_to_build(self, root: Path | None, rate: int | None, cache: Path) -> Path | None:
+        """The cache folder ``load`` at ``rate`` would build first (``bench run --dry-run``
+        reports it instead); None when it is built, or for a source that keeps no cache."""
+        return None
+
 
 DATASETS: Registry[DatasetSource] = Registry("dataset", package="bench.data.sources")
 

@@ -21,9 +21,13 @@ from bench.data.shards import ShardedRecords
 from bench.data.signals import CANONICAL_LEADS, INDEPENDENT_LEADS, SignalSet
 from bench.errors import ConfigError, DataError
 
-LEAD_SETS: dict[str, tuple[str, ...]] = {"12": CANONICAL_LEADS, "8": INDEPENDENT_LEADS}
+LEAD_SETS: dict[str, tuple[str, ...]] = {
+    "12": CANONICAL_LEADS,
+    "8": INDEPENDENT_LEADS,
+    "1": ("I",),
+}
 CHOICES: dict[str, tuple[str, ...]] = {
-    "resample": ("poly", "fft"),
+    "resample": ("poly", "fft", "linear"),
     "leads": tuple(LEAD_SETS),
     "normalize": ("none", "record", "train"),
 }
@@ -34,15 +38,17 @@ class Preprocessing:
     """What is done to the cached signals before any model sees them, in this order.
 
     rate: target sampling rate in Hz (None keeps the native rate); resample: "poly" (polyphase,
-    anti-aliased) or "fft" (as ECG-JEPA); leads: "12" or the "8" independent leads (I, II,
-    V1-V6); bandpass: (low, high) Hz zero-phase Butterworth of ``bandpass_order`` (None = off);
+    anti-aliased), "fft" (as ECG-JEPA) or "linear" (interpolation over the record's duration,
+    both ends kept, as ECGFounder's evaluation code); leads: "12", the "8" independent leads (I, II,
+    V1-V6) or "1" (lead I, for single-lead models); bandpass: (low, high) Hz zero-phase
+    Butterworth of ``bandpass_order`` (None = off);
     normalize: "none", "record" (per record and lead z-score) or "train" (per-lead mean/std of
     the training folds).
     """
 
     rate: int | None = None
-    resample: Literal["poly", "fft"] = "poly"
-    leads: Literal["12", "8"] = "12"
+    resample: Literal["poly", "fft", "linear"] = "poly"
+    leads: Literal["12", "8", "1"] = "12"
     bandpass: tuple[float, float] | None = None
     bandpass_order: int = 4
     normalize: Literal["none", "record", "train"] = "none"
@@ -184,11 +190,24 @@ def resample(signals: np.ndarray, rate: int, target: int, method: str) -> np.nda
     if method == "fft":
         length = round(signals.shape[-1] * target / rate)
         return sps.resample(signals, length, axis=-1).astype(np.float32)
+    if method == "linear":
+        return linear_resample(signals, rate, target).astype(np.float32)
     ratio = Fraction(target, rate)
     up, down = ratio.numerator, ratio.denominator
     dtype = signals.dtype if np.issubdtype(signals.dtype, np.floating) else np.dtype(np.float64)
     window = poly_filter(up, down, dtype.str)
     return sps.resample_poly(signals, up, down, axis=-1, window=window).astype(np.float32)
+
+
+def linear_resample(signals: np.ndarray, rate: float, target: int) -> np.ndarray:
+    """Linear interpolation along the last axis onto ``round(T * target / rate)`` evenly spaced
+    points over the record's duration, first and last samples kept (float64)."""
+    length = signals.shape[-1]
+    new_length = round(length * target / rate)
+    positions = np.linspace(0, length - 1, num=new_length)
+    flat = np.asarray(signals, dtype=np.float64).reshape(-1, length)
+    out = np.stack([np.interp(positions, np.arange(length), row) for row in flat])
+    return out.reshape(*signals.shape[:-1], new_length)
 
 
 @lru_cache(maxsize=64)

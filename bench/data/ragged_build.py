@@ -6,8 +6,9 @@ asked for, else the most common native rate); lay out every record's span in one
 that rate; read, resample (polyphase, bench.data.preprocess) and write the records in parallel;
 then assign folds and write the metadata, tables and manifest. Everything happens in a temporary
 folder renamed into place at the end (bench.data.cache.building), so an error or interrupt
-leaves nothing behind. Bad records follow the PTB-XL policy: with "error" ONE DataError lists
-them all; with "skip" they are dropped and listed in the manifest.
+leaves nothing behind. Bad records follow the PTB-XL policy: with "error" ONE BadRecordsError
+lists them all (the source adds the command that drops them); with "skip" they are dropped and
+listed in the manifest. When no record is usable, the error gives every record's reason.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.data.cache import BadRecord, BadRecordPolicy
+from bench.data.cache import BadRecord, BadRecordPolicy, BadRecordsError
 from bench.data.folds import assign_folds
 from bench.data.identity import global_id
 from bench.data.layout import Layout, RecordInfo, RecordRef
@@ -103,14 +104,13 @@ def build_ragged(
     ]
     bad.sort(key=lambda b: (b.record_id, b.file))
     if bad and on_bad_record == "error":
-        raise DataError(
-            bad_records_message(layout.dataset, root, bad, total)
-            + "\nFix these records, or pass --skip-bad-records (on_bad_record='skip') to drop "
-            "them; the dropped records are kept in the manifest."
-        )
+        raise BadRecordsError(bad_records_message(layout.dataset, root, bad, total))
     keep = [row for row in range(len(good)) if row not in failed]
     if not keep:
-        raise DataError(f"no usable {layout.dataset} records under {root}")
+        raise DataError(
+            f"no usable {layout.dataset} records under {root}\n"
+            + bad_records_message(layout.dataset, root, bad, total)
+        )
     if len(keep) < len(good):
         _compact(array_path, starts, keep)
     kept = [good[row] for row in keep]

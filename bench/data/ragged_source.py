@@ -22,10 +22,13 @@ from typing import ClassVar
 from bench.data.cache import (
     BadRecord,
     BadRecordPolicy,
+    BadRecordsError,
     Prepared,
     building,
+    is_built,
     package_versions,
     prune_siblings,
+    skip_advice,
     source_fingerprint,
     write_json,
 )
@@ -80,18 +83,16 @@ class RaggedSource(DatasetSource):
         """Reuse or build the cache of ``root`` at ``rate`` Hz (None: most common native)."""
         start = time.perf_counter()
         root = self.checked_root(root)
-        layout = self.layout(root, self.resolve_options(options))
-        spec = {
-            "format": CACHE_FORMAT,
-            "rate": rate,
-            "layout": layout.options(),
-            "folds": fold_spec(self.fold_seed),
-        }
-        fingerprint, prefix, final = self.cache_folder(layout, root, spec, rate, cache)
+        resolved = self.resolve_options(options)
+        layout, spec, fingerprint, prefix, final = self.locate(root, rate, cache, resolved)
         opened = open_if_valid(final, fingerprint)
         built = opened is None
         if opened is None:
-            self._build(layout, root, final, rate, jobs, on_bad_record, fingerprint, spec)
+            try:
+                self._build(layout, root, final, rate, jobs, on_bad_record, fingerprint, spec)
+            except BadRecordsError as error:
+                advice = skip_advice(self.name, root, rate, resolved)
+                raise BadRecordsError(f"{error}\n{advice}") from None
             prune_siblings(final, prefix)
             opened = open_ragged(final)
         data, manifest = opened
@@ -99,6 +100,27 @@ class RaggedSource(DatasetSource):
         if skipped and not built:
             log.warning("%d bad records were skipped when %s was built", len(skipped), final)
         return Prepared(data, final, built, time.perf_counter() - start, skipped)
+
+    def locate(
+        self, root: Path, rate: int | None, cache: Path, options: Mapping[str, str]
+    ) -> tuple[Layout, dict[str, object], str, str, Path]:
+        """The layout, cache spec, source fingerprint, rate prefix and cache folder of ``root``
+        at ``rate`` under ``cache`` with resolved ``options``."""
+        layout = self.layout(root, options)
+        spec = {
+            "format": CACHE_FORMAT,
+            "rate": rate,
+            "layout": layout.options(),
+            "folds": fold_spec(self.fold_seed),
+        }
+        fingerprint, prefix, final = self.cache_folder(layout, root, spec, rate, cache)
+        return layout, spec, fingerprint, prefix, final
+
+    def cache_to_build(self, root: Path | None, rate: int | None, cache: Path) -> Path | None:
+        """The cache folder a load at ``rate`` would build first; None when it is built."""
+        checked = self.checked_root(root)
+        *_, fingerprint, _, final = self.locate(checked, rate, cache, self.resolve_options(None))
+        return None if is_built(final, fingerprint) else final
 
     def checked_root(self, root: Path | None) -> Path:
         """``root``, or a DataError when it is not an existing folder."""

@@ -28,7 +28,13 @@ import numpy as np
 import pandas as pd
 
 from bench.atomic import file_sha256
-from bench.data.cache import BadRecord, BadRecordPolicy
+from bench.data.cache import (
+    BadRecord,
+    BadRecordPolicy,
+    BadRecordsError,
+    make_folder,
+    remove_empty,
+)
 from bench.data.cache_checksums import CHECKSUMS
 from bench.data.folds import assign_folds
 from bench.data.identity import global_id
@@ -109,7 +115,7 @@ def build_sharded(
         )
     rate_out = rate or int(Counter(info.rate for _, info, _ in good).most_common(1)[0][0])
     folder = partial_folder(final)
-    folder.mkdir(parents=True, exist_ok=True)
+    made = make_folder(folder)
     for stale in folder.glob(".*.tmp"):  # half-written files of a killed build
         stale.unlink()
     plan = _plan(good, rate_out, storage, folder, root, shard_mb)
@@ -134,17 +140,19 @@ def build_sharded(
     bad.sort(key=lambda b: (b.record_id, b.file))
     if bad and on_bad_record == "error":
         shutil.rmtree(folder, ignore_errors=True)
-        raise DataError(
-            bad_records_message(layout.dataset, root, bad, total)
-            + "\nFix these records, or pass --skip-bad-records (on_bad_record='skip') to drop "
-            "them; the dropped records are kept in the manifest."
-        )
+        remove_empty(made[1:])
+        raise BadRecordsError(bad_records_message(layout.dataset, root, bad, total))
     dropped = [entry for d in ordered for entry in d["dropped"]]
     info_of = {rid: (ref, info) for ref, info, rid in good}
     rows = [(d["index"], local, entry) for d in ordered for local, entry in enumerate(d["records"])]
     if not rows:
         shutil.rmtree(folder, ignore_errors=True)
-        raise DataError(f"no usable {layout.dataset} records under {root} (all dropped)")
+        remove_empty(made[1:])
+        gone = bad + [BadRecord(d["record_id"], d["file"], d["reason"]) for d in dropped]
+        raise DataError(
+            f"no usable {layout.dataset} records under {root} (all dropped)\n"
+            + bad_records_message(layout.dataset, root, gone, total)
+        )
     index = np.array(
         [(shard, local, e["start"], e["length"]) for shard, local, e in rows], dtype=np.int64
     )

@@ -22,13 +22,16 @@ from typing import Any, ClassVar
 from bench.data.cache import (
     BadRecord,
     BadRecordPolicy,
+    BadRecordsError,
     Prepared,
     package_versions,
     prune_siblings,
     read_manifest,
+    skip_advice,
     write_json,
 )
 from bench.data.folds import fold_spec
+from bench.data.layout import Layout
 from bench.data.ragged_cache import META, read_meta
 from bench.data.ragged_source import RaggedSource
 from bench.data.shards import LAYOUT, SHARD_FORMAT, STORAGES, Storage, open_records
@@ -77,6 +80,24 @@ class ShardedSource(RaggedSource):
 
     full_records: ClassVar[int] = 0
 
+    def locate(
+        self, root: Path, rate: int | None, cache: Path, options: Mapping[str, str]
+    ) -> tuple[Layout, dict[str, object], str, str, Path]:
+        """As ``RaggedSource.locate``, with the storage options in the spec."""
+        storage, shard_mb = storage_options(options)
+        layout = self.layout(root, {k: v for k, v in options.items() if k not in STORAGE_OPTIONS})
+        spec = {
+            "format": SHARD_FORMAT,
+            "kind": LAYOUT,
+            "rate": rate,
+            "storage": storage,
+            "shard_mb": shard_mb,
+            "layout": layout.options(),
+            "folds": fold_spec(self.fold_seed),
+        }
+        fingerprint, prefix, final = self.cache_folder(layout, root, spec, rate, cache)
+        return layout, spec, fingerprint, prefix, final
+
     def prepare(
         self,
         root: Path | None,
@@ -91,23 +112,18 @@ class ShardedSource(RaggedSource):
         root = self.checked_root(root)
         resolved = self.resolve_options(options)
         storage, shard_mb = storage_options(resolved)
-        layout = self.layout(root, {k: v for k, v in resolved.items() if k not in STORAGE_OPTIONS})
-        spec = {
-            "format": SHARD_FORMAT,
-            "kind": LAYOUT,
-            "rate": rate,
-            "storage": storage,
-            "shard_mb": shard_mb,
-            "layout": layout.options(),
-            "folds": fold_spec(self.fold_seed),
-        }
-        fingerprint, prefix, final = self.cache_folder(layout, root, spec, rate, cache)
+        layout, spec, fingerprint, prefix, final = self.locate(root, rate, cache, resolved)
         manifest = read_manifest(final)
         built = manifest is None or manifest.get("source_fingerprint") != fingerprint
         if built:
-            folder, result = build_sharded(
-                layout, root, final, rate, jobs, on_bad_record, self.fold_seed, storage, shard_mb
-            )
+            try:
+                folder, result = build_sharded(
+                    layout, root, final, rate, jobs, on_bad_record, self.fold_seed, storage,
+                    shard_mb,
+                )  # fmt: skip
+            except BadRecordsError as error:
+                advice = skip_advice(self.name, root, rate, resolved)
+                raise BadRecordsError(f"{error}\n{advice}") from None
             write_json(
                 folder / "manifest.json",
                 {

@@ -1,8 +1,11 @@
 """Shared reading of WFDB-header datasets (CinC, LUDB, any WFDB folder): find the headers,
-check rate, length and leads, read the signals; subclasses add what their comments hold."""
+check rate, length, leads, units and gains, read the signals; subclasses add what their
+comments hold. A note on every record says what was dropped or converted (``RecordInfo.note``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -10,8 +13,11 @@ import numpy as np
 
 from bench.data.layout import Layout, RecordInfo, RecordRef
 from bench.data.leads import LeadMap, map_leads
-from bench.data.wfdb_records import Header, RecordError, read_header
+from bench.data.wfdb_records import Header, RecordError, read_header, scaling_note
 from bench.data.wfdb_signals import read_signals
+from bench.errors import ConfigError
+
+UNCALIBRATED_CHOICES: tuple[str, ...] = ("refuse", "accept")
 
 
 def find_headers(folder: Path) -> list[Path]:
@@ -23,8 +29,10 @@ def find_headers(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def checked_header(path: Path) -> tuple[Header, LeadMap]:
-    """The header of ``path`` and its lead map; RecordError for a rate or length of 0."""
+def checked_header(path: Path, accept_uncalibrated: bool = False) -> tuple[Header, LeadMap, str]:
+    """The header of ``path``, its lead map and the note on its units and gains; RecordError
+    for a rate or length of 0, missing leads, an unknown unit or (unless accepted)
+    uncalibrated leads."""
     header = read_header(path)
     if header.sig_len <= 0:
         raise RecordError(f"{path.name}.hea gives no signal length")
@@ -34,16 +42,33 @@ def checked_header(path: Path) -> tuple[Header, LeadMap]:
         leads = map_leads(header.sig_name)
     except RecordError as error:
         raise RecordError(f"{path.name}.hea {error}") from None
-    return header, leads
+    note = scaling_note(header, leads.order, path.name, accept_uncalibrated)
+    return header, leads, note
+
+
+def parse_uncalibrated(value: str | None) -> bool:
+    """Whether an ``uncalibrated`` option accepts uncalibrated records (ConfigError if wrong)."""
+    choice = (value or "refuse").strip().lower()
+    if choice not in UNCALIBRATED_CHOICES:
+        raise ConfigError(f"--uncalibrated {value!r}: choose {' or '.join(UNCALIBRATED_CHOICES)}")
+    return choice == "accept"
 
 
 class WfdbLayout(Layout):
-    """A layout whose records are WFDB headers; ``record_info`` adds the comments' content."""
+    """A layout whose records are WFDB headers; ``record_info`` adds the comments' content.
+
+    ``accept_uncalibrated`` reads records with a gain of 0 (or none) at WFDB's default gain,
+    with a note, instead of refusing them.
+    """
+
+    accept_uncalibrated: bool = False
 
     def describe(self, record: RecordRef) -> RecordInfo:
         """Rate, length, notes and (via ``record_info``) metadata from the header alone."""
-        header, leads = checked_header(record.path)
-        return self.record_info(record, header, leads)
+        header, leads, note = checked_header(record.path, self.accept_uncalibrated)
+        info = self.record_info(record, header, leads)
+        notes = "; ".join(part for part in (info.note, note) if part)
+        return dataclasses.replace(info, note=notes)
 
     def record_info(self, record: RecordRef, header: Header, leads: LeadMap) -> RecordInfo:
         """Metadata of one record; the default knows only rate, length and table labels."""
@@ -53,5 +78,9 @@ class WfdbLayout(Layout):
 
     def read(self, record: RecordRef) -> np.ndarray:
         """The 12 canonical leads in mV at the native rate."""
-        header, leads = checked_header(record.path)
+        header, leads, _ = checked_header(record.path, self.accept_uncalibrated)
         return read_signals(record.path, header, leads)
+
+    def calibration_options(self) -> dict[str, str]:
+        """The ``uncalibrated`` option where it is not the default (hashed into the cache)."""
+        return {"uncalibrated": "accept"} if self.accept_uncalibrated else {}

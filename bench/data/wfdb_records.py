@@ -3,13 +3,21 @@
 Headers are parsed with wfdb's own header grammar (``wfdb.io.header``; ``wfdb.rdheader`` costs
 about 4 ms per file in pandas look-ups, most of a cold prepare). Signals stored in format 16 in
 one file (PTB-XL's layout) are read straight from the .dat with numpy; any other layout goes
-through ``wfdb.rdrecord``. Both give wfdb's physical values, ``(digital - baseline) / gain``.
-wfdb is imported where a file is read, so the record types and ``RecordError`` load without it
-(a synthetic-only run, e.g. on a GPU machine without wfdb, never reads a WFDB file).
+through ``wfdb.rdrecord``. Both give wfdb's physical values, ``(digital - baseline) / gain``,
+then converted to mV from the header's units. wfdb is imported where a file is read, so the
+record types and ``RecordError`` load without it (a synthetic-only run, e.g. on a GPU machine
+without wfdb, never reads a WFDB file).
+
+Units and gains (policy): units mV, uV / µV and V (any case; none given means mV, as in WFDB)
+are converted to mV, any other unit makes the record bad. A gain of 0 marks a signal as
+uncalibrated in WFDB, and a header without a gain leaves it unstated; wfdb reads both at its
+default gain 200, so their amplitudes are in no known unit. Such a record is bad unless the
+caller accepts uncalibrated records; it is then read at gain 200 with a note.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +27,8 @@ from bench.data.signals import CANONICAL_LEADS
 
 WFDB_DEFAULT_FS = 250.0
 WFDB_DEFAULT_GAIN = 200.0
+UNIT_SCALE: dict[str, float] = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
+"""Factor from each accepted unit (lower case) to mV."""
 FORMAT16_NAN = -32768  # wfdb's digital value for a missing sample in format 16
 
 
@@ -51,6 +61,16 @@ class Header:
     baseline: tuple[int, ...]
     units: tuple[str, ...] = ()
     comments: tuple[str, ...] = ()
+    calibrated: tuple[bool, ...] = ()  # False where the gain is 0 or not given
+
+    def unit(self, index: int) -> str:
+        """The unit of signal ``index`` (mV where the header gives none)."""
+        return self.units[index] if self.units else "mV"
+
+    def uncalibrated(self, order: Sequence[int]) -> list[str]:
+        """Names of the signals at ``order`` whose gain is 0 or not given."""
+        flags = self.calibrated or (True,) * len(self.sig_name)
+        return [self.sig_name[i] for i in order if not flags[i]]
 
     @property
     def is_plain_format16(self) -> bool:
@@ -70,11 +90,15 @@ def read_header(path: Path) -> Header:
 
     header_file = path.with_name(path.name + ".hea")
     try:
-        text = header_file.read_text(encoding="latin-1")
+        raw = header_file.read_bytes()
     except FileNotFoundError:
         raise RecordError(f"missing on disk: {header_file.name} not found") from None
     except OSError as error:
         raise RecordError(f"unreadable header {header_file.name}: {error}") from None
+    try:
+        text = raw.decode("utf-8")  # a "µV" written by a UTF-8 editor
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
     lines, comments = parse_header_content(text)
     record = rx_record.match(lines[0]) if lines else None
     if record is None:
@@ -98,7 +122,49 @@ def read_header(path: Path) -> Header:
         baseline=tuple(_baseline(m["baseline"], m["adc_zero"]) for m in signals),
         units=tuple((m["units"] or "mV").strip() for m in signals),
         comments=tuple(comment.lstrip("#").strip() for comment in comments),
+        calibrated=tuple(float(m["adc_gain"] or 0) != 0 for m in signals),
     )
+
+
+def unit_scales(header: Header, order: Sequence[int], record: str) -> np.ndarray:
+    """Factor to mV of each signal at ``order``; RecordError for a unit other than mV, uV, V."""
+    scales = []
+    for index in order:
+        unit = header.unit(index)
+        scale = UNIT_SCALE.get(unit.lower())
+        if scale is None:
+            raise RecordError(
+                f"{record}.hea: lead {header.sig_name[index]} is in unit {unit!r}; expected mV, "
+                "uV (µV) or V"
+            )
+        scales.append(scale)
+    return np.asarray(scales, dtype=np.float64)
+
+
+def scaling_note(
+    header: Header, order: Sequence[int], record: str, accept_uncalibrated: bool
+) -> str:
+    """What reading the signals at ``order`` in mV involves ("" when nothing but mV at known
+    gains): a unit converted, or uncalibrated signals accepted. RecordError for an unknown unit,
+    or for uncalibrated signals unless ``accept_uncalibrated``."""
+    unit_scales(header, order, record)
+    notes = []
+    units = sorted({header.unit(i) for i in order if header.unit(i).lower() != "mv"})
+    if units:
+        notes.append(f"converted {', '.join(units)} to mV")
+    uncalibrated = header.uncalibrated(order)
+    if uncalibrated and not accept_uncalibrated:
+        raise RecordError(
+            f"{record}.hea: uncalibrated (gain 0 or none) for lead(s) {', '.join(uncalibrated)}, "
+            "so its amplitudes are in no known unit; fix the gains, or accept such records "
+            "at WFDB's default gain 200 with --uncalibrated accept (datasets wfdb, cinc2021)"
+        )
+    if uncalibrated:
+        notes.append(
+            f"uncalibrated lead(s) {', '.join(uncalibrated)} read at WFDB's default gain "
+            f"{WFDB_DEFAULT_GAIN:g} (amplitudes not in mV)"
+        )
+    return "; ".join(notes)
 
 
 def lead_order(names: tuple[str, ...], wanted: tuple[str, ...]) -> list[int]:
@@ -130,6 +196,8 @@ def read_record(path: Path, spec: RecordSpec) -> np.ndarray:
             f"wrong length: {header.sig_len} samples, expected {spec.length} "
             f"({spec.length / spec.rate:g} s at {spec.rate} Hz)"
         )
+    scaling_note(header, order, path.name, accept_uncalibrated=False)
+    scales = unit_scales(header, order, path.name)
     data_file = path.parent / header.file_name[0]
     if not data_file.is_file():
         raise RecordError(f"missing on disk: {data_file.name} not found")
@@ -143,6 +211,8 @@ def read_record(path: Path, spec: RecordSpec) -> np.ndarray:
     bad = np.count_nonzero(np.isnan(signals))
     if bad:
         raise RecordError(f"contains {bad} NaN samples")
+    if np.any(scales != 1.0):
+        signals = (signals * scales[:, None]).astype(np.float32)
     return signals
 
 

@@ -1,11 +1,13 @@
 """Physical signals (mV, float32 [12, T] in canonical lead order) of one WFDB record of any
-rate and length, whose samples sit in a ``.dat`` file or in a Challenge ``.mat`` file.
+rate and length, whose samples sit in ``.dat`` files or in a Challenge ``.mat`` file.
 
 A Challenge ``.mat`` is a MATLAB v4 file with one int16 variable ``val`` [signals, samples];
 it is read with scipy (imported there, as wfdb is) and checked against its header (same
-signals, same length). Plain format-16 ``.dat`` files are read with numpy, anything else
-through ``wfdb.rdrecord``. Units are matched case-insensitively (mV, uV); values are
-``(digital - baseline) / gain``.
+signals, same length). Plain format-16 ``.dat`` files are read with numpy; anything else, a
+record whose signals are spread over several files (PTB's 12 leads in ``.dat`` and vx, vy, vz
+in ``.xyz``) included, through ``wfdb.rdrecord``, which reads the files of the 12 leads. Values
+are ``(digital - baseline) / gain``, converted to mV from the header's units
+(``bench.data.wfdb_records``).
 """
 
 from __future__ import annotations
@@ -15,22 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.leads import LeadMap
-from bench.data.wfdb_records import Header, RecordError, read_format16
+from bench.data.wfdb_records import Header, RecordError, read_format16, unit_scales
 
-UNIT_SCALE: dict[str, float] = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3}
 MAT_VARIABLE = "val"
-
-
-def unit_scales(header: Header, record: str) -> np.ndarray:
-    """Factor to mV of every signal; RecordError for units other than mV / uV."""
-    scales = []
-    units = header.units or ("mV",) * len(header.sig_name)
-    for lead, unit in zip(header.sig_name, units, strict=True):
-        scale = UNIT_SCALE.get(unit.lower())
-        if scale is None:
-            raise RecordError(f"{record}.hea: lead {lead} is in unit {unit!r}; expected mV or uV")
-        scales.append(scale)
-    return np.asarray(scales, dtype=np.float64)
 
 
 def read_signals(path: Path, header: Header, leads: LeadMap, allow_nan: bool = False) -> np.ndarray:
@@ -39,15 +28,19 @@ def read_signals(path: Path, header: Header, leads: LeadMap, allow_nan: bool = F
     NaN or infinite samples are a RecordError unless ``allow_nan`` (the caller then applies
     its own policy, e.g. the sharded caches' skip-and-report).
     """
-    if len(set(header.file_name)) != 1:
-        raise RecordError(f"{path.name}.hea: signals spread over several files")
-    data_file = path.parent / header.file_name[0]
-    if not data_file.is_file():
-        raise RecordError(f"missing on disk: {data_file.name} not found")
     order = list(leads.order)
-    scales = unit_scales(header, path.name)[order, None]
+    files = list(dict.fromkeys(header.file_name[i] for i in order))
+    for name in files:
+        if not (path.parent / name).is_file():
+            raise RecordError(f"missing on disk: {name} not found")
+    data_file = path.parent / files[0]
+    scales = unit_scales(header, order, path.name)[:, None]
     try:
-        if data_file.suffix.lower() == ".mat":
+        if len(files) > 1 or len(set(header.file_name)) > 1:
+            for name in files:
+                _check_format16_size(path.parent / name, header)
+            physical = _read_with_wfdb(path, header, order)
+        elif data_file.suffix.lower() == ".mat":
             physical = _read_mat(data_file, header, order)
         elif header.is_plain_format16:
             physical = read_format16(data_file, header, order).astype(np.float64)
@@ -58,8 +51,22 @@ def read_signals(path: Path, header: Header, leads: LeadMap, allow_nan: bool = F
     signals = (physical * scales).astype(np.float32)
     bad = int(np.count_nonzero(~np.isfinite(signals)))
     if bad and not allow_nan:
-        raise RecordError(f"{data_file.name} contains {bad} NaN or infinite samples")
+        raise RecordError(f"{', '.join(files)} contains {bad} NaN or infinite samples")
     return signals
+
+
+def _check_format16_size(data_file: Path, header: Header) -> None:
+    """RecordError when ``data_file`` holds plain format-16 signals but fewer bytes than its
+    header's signals x samples (other formats: wfdb checks them)."""
+    rows = [i for i, name in enumerate(header.file_name) if name == data_file.name]
+    plain = all(
+        header.fmt[i] == "16" and header.samps_per_frame[i] == 1 and header.byte_offset[i] == 0
+        for i in rows
+    )
+    expected = header.sig_len * len(rows) * 2
+    size = data_file.stat().st_size
+    if plain and size < expected:
+        raise RecordError(f"truncated {data_file.name}: {size} bytes, expected {expected}")
 
 
 def _read_mat(data_file: Path, header: Header, order: list[int]) -> np.ndarray:
@@ -85,10 +92,11 @@ def _read_mat(data_file: Path, header: Header, order: list[int]) -> np.ndarray:
 
 
 def _read_with_wfdb(path: Path, header: Header, order: list[int]) -> np.ndarray:
+    """The signals at ``order`` read by wfdb (only the files holding them), [leads, T]."""
     import wfdb
 
     try:
-        record = wfdb.rdrecord(str(path), physical=True)
+        record = wfdb.rdrecord(str(path), channels=order, physical=True)
     except (ValueError, IndexError, TypeError) as error:  # wfdb's errors for damaged files
         raise RecordError(f"unreadable signal file of {path.name}: {error}") from None
     signals = np.asarray(record.p_signal, dtype=np.float64)
@@ -96,4 +104,4 @@ def _read_with_wfdb(path: Path, header: Header, order: list[int]) -> np.ndarray:
         raise RecordError(
             f"truncated signal file of {path.name}: {signals.shape[0]} of {header.sig_len} samples"
         )
-    return signals[:, order].T
+    return signals.T

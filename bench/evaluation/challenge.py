@@ -1,6 +1,7 @@
 """The PhysioNet/CinC Challenge 2020/2021 metric: the normalised, weighted Challenge score.
 
-Definitions (Perez Alday et al. 2020; Reyna et al. 2021; ../shared/DATASETS.md):
+Definitions (Perez Alday et al. 2020; Reyna et al. 2021; the organisers' evaluation code,
+github.com/physionetchallenges/evaluation-2020 and evaluation-2021):
 - outputs are binary per record and class; record r adds ``1 / max(|labels_r ∪ outputs_r|, 1)``
   to ``A[i, j]`` for every true class i and output class j; ``score = sum(W * A)``;
 - normalised = ``(score - inactive) / (correct - inactive)``, where "correct" outputs the true

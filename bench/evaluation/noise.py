@@ -1,9 +1,10 @@
 """Synthetic physiological noise at the six levels of the CPC robustness study (in mV).
 
-Levels (../shared/ANCHORS.md): maximum amplitudes of (baseline wander, electrode motion,
-powerline, baseline shift) from (0.05, 0.25, 0.1, 0.5) mV at level 1 to (0.3, 2, 0.5, 3) mV at
-level 6; levels 2-5 interpolate linearly (a documented assumption: only the end points are
-published). Components, per record and lead, each drawn with amplitude U(0, max):
+Levels (Mehari & Strodthoff, arXiv 2103.12676, robustness to physiological noise): maximum
+amplitudes of (baseline wander, electrode motion, powerline, baseline shift) from
+(0.05, 0.25, 0.1, 0.5) mV at level 1 to (0.3, 2, 0.5, 3) mV at level 6; levels 2-5
+interpolate linearly (a documented assumption: only the end points are published).
+Components, per record and lead, each drawn with amplitude U(0, max):
 - baseline wander: a sum of three sinusoids of 0.05-0.5 Hz with random phases (below 1 Hz);
 - electrode motion: Gaussian noise low-passed at 10 Hz (4th-order Butterworth, zero phase),
   scaled to its peak amplitude;

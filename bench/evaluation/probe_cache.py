@@ -86,10 +86,11 @@ def probe_path(
 
 
 def array_digest(array: np.ndarray) -> str:
-    """SHA-256 of an array's dtype, shape and bytes (C order)."""
+    """SHA-256 of an array's dtype, shape and bytes (C order; an empty array has none)."""
     array = np.ascontiguousarray(array)
     digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
-    digest.update(memoryview(array).cast("B"))
+    if array.size:  # memoryview cannot cast a view with a zero in its shape
+        digest.update(memoryview(array).cast("B"))
     return digest.hexdigest()
 
 

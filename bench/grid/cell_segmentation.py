@@ -56,7 +56,7 @@ def fit_segmentation(
         *args,
         evaluation.finetune,
         *common,
-        encoder_lr_scale=None if cell.unit.needs_pretraining else 1.0,
+        encoder_lr_scale=None if cell.unit.pretrained_encoder else 1.0,
         batch_size=evaluation.batch_size,
     )
 

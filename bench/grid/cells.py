@@ -107,7 +107,7 @@ def fit_protocol(
         WindowedEval(window, stride, evaluation.aggregate, evaluation.batch_size),
         workspace.device,
         cell.seed,
-        encoder_lr_scale=None if cell.unit.needs_pretraining else 1.0,
+        encoder_lr_scale=None if cell.unit.pretrained_encoder else 1.0,
         progress=workspace.progress,
         named_head=cell.unit.named_head,
         objective=Objective.for_task(kind, main_metric, data.labels[rows.train], huber),
@@ -291,4 +291,15 @@ def cell_config(cell: Cell, workspace: Workspace, details: dict[str, Any]) -> di
         "evaluation": to_dict(cell.unit.evaluation),
         "selection": details,
         "matched_baselines": dict(cell.unit.matched_baselines),
+        **checkpoint_provenance(cell),
     }
+
+
+def checkpoint_provenance(cell: Cell) -> dict[str, Any]:
+    """A published checkpoint's weights (file, SHA-256) and, where the task's data was in its
+    training corpus, the leakage note; nothing for other methods."""
+    method = cell.unit.setup.method
+    weights = method.unit_identity(cell.unit.setup.method_config)
+    if not weights:
+        return {}
+    return {"weights": weights, "leakage": method.seen_in_training(cell.task.data_sources())}

@@ -27,7 +27,6 @@ from bench.method import (
     Protocol,
     StagedFinetune,
 )
-from bench.method_names import matched_name, split_matched
 from bench.task import TASKS, Task, expand_tasks
 from bench.training.planning import PretrainPlan, input_spec_for, plan_pretraining
 from bench.training.spec import PretrainSetup
@@ -137,42 +136,6 @@ def resolved_profile(config: RunConfig) -> Profile:
     return replace(profile, config.profile_overrides, where=f"profile {profile.name}")
 
 
-def expand_methods(names: tuple[str, ...]) -> list[str]:
-    """Method names with 'all' expanded, order kept.
-
-    'all' is every registered method, then the matched baselines of every SSL method (each
-    baseline that ``builds_on_backbones`` on each method that needs pretraining, e.g.
-    ``random_init[cpc]``, ``supervised[cpc]``). A matched name may also be given on its own.
-    """
-    expanded: list[str] = []
-    for name in names:
-        members = all_methods() if name == "all" else [_checked_name(name)]
-        expanded.extend(m for m in members if m not in expanded)
-    return expanded
-
-
-def all_methods() -> list[str]:
-    """Every registered method, then every matched baseline of every SSL method."""
-    registered = METHODS.names()
-    ssl = [m for m in registered if METHODS.get(m).needs_pretraining]
-    baselines = [m for m in registered if METHODS.get(m).builds_on_backbones]
-    return registered + [matched_name(b, m) for m in ssl for b in baselines]
-
-
-def _checked_name(name: str) -> str:
-    """The registered name of ``name`` (a matched name's parts checked)."""
-    baseline, backbone = split_matched(name)
-    if backbone is None:
-        return METHODS.get(name).name
-    baseline_class, backbone_class = METHODS.get(baseline), METHODS.get(backbone)
-    if not baseline_class.builds_on_backbones or not backbone_class.needs_pretraining:
-        raise ConfigError(
-            f"{name!r}: a matched baseline is random_init[...] or supervised[...] around an SSL "
-            "method (one that needs pretraining)"
-        )
-    return matched_name(baseline_class.name, backbone_class.name)
-
-
 @dataclass(frozen=True)
 class Unit:
     """One encoder the grid evaluates: a pretraining (plan set) or a baseline initialisation.
@@ -200,6 +163,11 @@ class Unit:
         return self.plan is not None
 
     @property
+    def pretrained_encoder(self) -> bool:
+        """True when its encoder is pretrained (here, or a published checkpoint's)."""
+        return self.needs_pretraining or self.setup.method.pretrained
+
+    @property
     def named_head(self) -> HeadSpec | None:
         """The fine-tuning head the method's paper names (a matched baseline: its backbone's)."""
         return self._paper_method.finetune_head
@@ -208,11 +176,12 @@ class Unit:
     def finetune_stages(self) -> StagedFinetune | None:
         """The paper's fine-tuning stages of a pretrained encoder (``Method.finetune_stages``);
         None for a baseline: a matched one trains its backbone's network from scratch."""
-        return self.setup.method.finetune_stages if self.needs_pretraining else None
+        return self.setup.method.finetune_stages if self.pretrained_encoder else None
 
     def input_kind(self, profile: Profile) -> str:
         """``native`` where ``profile`` feeds this unit its paper's input, else ``shared``."""
-        native = profile.input == "native" and self._paper_method.native_input is not None
+        paper = self._paper_method
+        native = (profile.input == "native" or paper.fixed_input) and paper.native_input is not None
         return "native" if native else "shared"
 
     @property
@@ -286,6 +255,7 @@ def plan_unit(
         "dataset": dataset,
         "preprocessing": to_dict(setup.preprocessing),
         "input": to_dict(input_spec_for(data, setup.window_s)),
+        **setup.method.unit_identity(setup.method_config),
     }
     evaluation = profile.evaluation_for(method)
     return Unit(method, dataset, setup, stable_hash(document), None, seed, evaluation)

@@ -10,16 +10,17 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from bench.data.signals import SignalSet
-from bench.errors import DiskFullError
+from bench.errors import DataError, DiskFullError
 from bench.grid.cell_noise import check_noise_inputs
 from bench.grid.claims import CellClaims
+from bench.grid.fold_check import empty_fold_problem
 from bench.grid.leases import Holder
+from bench.grid.method_groups import expand_methods
 from bench.grid.plan import (
     Cell,
     RunConfig,
     Unit,
     eval_key,
-    expand_methods,
     resolved_profile,
     task_list,
 )
@@ -72,7 +73,8 @@ def plan_grid(config: RunConfig, workspace: Workspace) -> list[Cell]:
     """Every cell of the grid, in method-major order, with its keys: each method has a unit per
     pretraining seed, and every fraction seed is evaluated on every unit. A matched baseline
     that is its shared baseline's network is left to the shared one (``bench.grid.twins``).
-    ConfigError when a cell's noise robustness levels cannot apply to its dataset."""
+    ConfigError when a cell's noise robustness levels cannot apply to its dataset; DataError
+    naming every task with an empty training, validation or test fold."""
     profile = workspace.profile
     tasks = task_list(config)
     methods = expand_methods(config.methods)
@@ -80,6 +82,7 @@ def plan_grid(config: RunConfig, workspace: Workspace) -> list[Cell]:
     datasets = dict.fromkeys(task.dataset for task in tasks)
     twins = {name: shared_twins(workspace, methods, name, seeds[0]) for name in datasets}
     cells: list[Cell] = []
+    problems: dict[str, str | None] = {}
     for method, size in _method_sizes(config, methods, profile):
         for pretrain_seed in seeds:
             units = {}
@@ -90,7 +93,17 @@ def plan_grid(config: RunConfig, workspace: Workspace) -> list[Cell]:
                     unit = workspace.plan_unit(method, task.dataset, pretrain_seed, size)
                     units[task.dataset] = with_matched_baselines(unit, twins[task.dataset])
                 unit = units[task.dataset]
-                cells += _unit_cells(config, unit, task, profile, workspace.unit_data(unit))
+                data = workspace.unit_data(unit)
+                if task.name not in problems:
+                    problems[task.name] = empty_fold_problem(task, data)
+                cells += _unit_cells(config, unit, task, profile, data)
+    refused = [problem for problem in problems.values() if problem]
+    if refused:
+        raise DataError(
+            "\n".join(refused) + "\nEvery task needs records in all three folds (1-8 training, "
+            "9 validation, 10 test): add records (or the sources named), or leave the task "
+            "out of --tasks."
+        )
     check_noise_inputs(cells, workspace)
     return cells
 

@@ -48,8 +48,11 @@ def write_delineation_examples(
         first = next(iter(chosen.values()))
         shape = first.config["segmentation"]
         lead = EXAMPLE_LEAD if shape["n_leads"] > EXAMPLE_LEAD else 0
-        masks = {m: _lead_mask(p, record, shape, lead) for m, p in predictions.items()}
-        true = _lead_mask(next(iter(predictions.values())), record, shape, lead, truth=True)
+        masks = {  # each method's mask at its own rate, on the first one's time axis
+            m: _lead_mask(p, record, chosen[m].config["segmentation"], lead, shape["n_samples"])
+            for m, p in predictions.items()
+        }
+        true = _lead_mask(predictions[next(iter(chosen))], record, shape, lead, truth=True)
         signal, leads = signal_of(first.config["dataset"], first.config["preprocessing"], record)
         stem = out / re.sub(r"[^A-Za-z0-9._-]+", "-", f"{task}_{protocol}_{profile}_example")
         title = f"{task} · {protocol} · record {record}, lead {leads[lead]} (profile {profile})"
@@ -71,8 +74,19 @@ def _one_run_per_method(results: list[CellResult]) -> dict[str, CellResult]:
 
 
 def _lead_mask(
-    predictions: Any, record: int, shape: Mapping[str, int], lead: int, truth: bool = False
+    predictions: Any,
+    record: int,
+    shape: Mapping[str, int],
+    lead: int,
+    samples: int | None = None,
+    truth: bool = False,
 ) -> np.ndarray:
+    """One lead's mask of ``record`` (its last lead where it has fewer), stretched to
+    ``samples`` steps by nearest sample where given (a method scored at another rate)."""
     row = int(np.flatnonzero(predictions.record_ids == record)[0])
     flat = predictions.y_true[row] if truth else predictions.y_score[row]
-    return np.asarray(flat).reshape(shape["n_leads"], shape["n_samples"])[lead].astype(np.int64)
+    masks = np.asarray(flat).reshape(shape["n_leads"], shape["n_samples"])
+    mask = masks[min(lead, shape["n_leads"] - 1)].astype(np.int64)
+    if samples is None or samples == mask.size:
+        return mask
+    return mask[np.minimum(np.arange(samples) * mask.size // samples, mask.size - 1)]

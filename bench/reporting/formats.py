@@ -14,6 +14,7 @@ PROTOCOL_NAMES = {"linear": "linear probe", "finetune": "fine-tuning"}
 _MISSING = "–"  # a task without cells for this method
 COLLAPSED_MARK = " [collapsed]"  # a row whose encoder's pretraining was flagged as collapsed
 NATIVE_MARK = " [native input]"  # a row whose method saw its paper's input (input: native)
+LEAKAGE_MARK = " [seen in training]"  # a checkpoint whose training corpus held the task's data
 _LATEX_MARKERS = {"†": r"\dagger", "‡": r"\ddagger"}
 _LATEX_SPECIAL = re.compile(r"([&%$#_{}~^\\])")
 _LATEX_ESCAPES = {"~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
@@ -49,10 +50,13 @@ def table_note(n_boot: int, level: float, alpha: float, correction: str = "bh") 
         f"[collapsed]: the "
         f"method's collapse diagnostic flagged the pretrained encoder of at least one seed "
         f"(its representation barely differs between records). [native input]: the method "
-        f"saw its paper's input (profile `input: native`); every other row the profile's shared "
-        f"input. random_init[m] / supervised[m]: the baseline built on method m's own network "
-        f"(untrained and frozen / trained from scratch); Δ: an SSL row's mean gain over its "
-        f"own random_init[m] (CSV: gain_vs_own_random_init, gain_vs_own_supervised)."
+        f"saw its paper's input (profile `input: native`, and always for a published checkpoint); "
+        f"every other row the profile's shared input. [seen in training]: a published "
+        f"checkpoint whose pretraining (or supervised training) corpus held the task's data "
+        f"(footnoted below, CSV column leakage). random_init[m] / supervised[m]: the baseline "
+        f"built on method m's own network (untrained and frozen / trained from scratch); Δ: an "
+        f"SSL row's mean gain over its own random_init[m] (CSV: gain_vs_own_random_init, "
+        f"gain_vs_own_supervised)."
     )
 
 
@@ -80,6 +84,7 @@ def to_markdown(frame: pd.DataFrame, note: str) -> str:
         challenge = challenge_markdown(title, table, lambda t, c: _rows(t, c, challenge_cell))
         parts += [challenge] if challenge else []
     parts.append(f"{note}\n")
+    parts += [f"{line}\n" for line in leakage_footnotes(frame)]
     return "\n".join(parts)
 
 
@@ -117,7 +122,8 @@ def to_latex(frame: pd.DataFrame, note: str) -> str:
             row = [latex_escape(label), seeds.replace("–", "--"), *cells]
             lines.append(" & ".join(row) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}}"]
-        lines += [rf"\par\smallskip{{\footnotesize\raggedright {latex_escape(note, True)}\par}}"]
+        notes = " ".join([note, *leakage_footnotes(table)])
+        lines += [rf"\par\smallskip{{\footnotesize\raggedright {latex_escape(notes, True)}\par}}"]
         lines += [r"\end{table}", ""]
         parts.append("\n".join(lines))
     return "\n".join(parts)
@@ -164,10 +170,29 @@ def _rows(
         label = method + (f" ({', '.join(sorted(protocols))})" if protocols else "")
         label += COLLAPSED_MARK if entries["collapsed"].any() else ""
         label += NATIVE_MARK if (entries["input"] == "native").any() else ""
+        label += LEAKAGE_MARK if _leaked(entries).any() else ""
         seeds = sorted(set(zip(entries["n_pretrain_seeds"], entries["n_seeds"], strict=True)))
         seeds_text = "–".join(dict.fromkeys(_seeds_text(*pair) for pair in (seeds[0], seeds[-1])))
         cells = [render(entries.loc[t]) if t in entries.index else _MISSING for t in tasks]
         yield label, seeds_text, cells, bool(entries["is_baseline"].iloc[0])
+
+
+def _leaked(entries: pd.DataFrame) -> pd.Series:
+    """Which entries carry a leakage note (an older CSV without the column: none)."""
+    if "leakage" not in entries:
+        return pd.Series(False, index=entries.index)
+    return entries["leakage"].fillna("").astype(str) != ""
+
+
+def leakage_footnotes(frame: pd.DataFrame) -> list[str]:
+    """One line per method and task whose data its training corpus held, naming the overlap."""
+    if frame.empty:
+        return []
+    rows = frame[_leaked(frame)].drop_duplicates(["method", "task"])
+    return [
+        f"{LEAKAGE_MARK.strip()} {r.method} on {r.task}: {r.leakage}."
+        for r in rows.sort_values(["method", "task"]).itertuples()
+    ]
 
 
 def _seeds_text(n_pretrain_seeds: int, n_seeds: int) -> str:

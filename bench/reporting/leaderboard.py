@@ -18,7 +18,9 @@ of the mean macro AUROC; the p-values of each table (every method, task and base
 adjusted together (Benjamini-Hochberg by default, or Holm), and † / ‡ mark a significantly
 higher score than random_init / supervised (adjusted p < alpha).
 An entry whose encoder's pretraining was flagged as collapsed (``bench.training.collapse``) in
-any of its seeds has ``collapsed`` True, and its row is marked in the rendered tables.
+any of its seeds has ``collapsed`` True, and its row is marked in the rendered tables. An entry
+of a published checkpoint whose training corpus held the task's data has the overlap in
+``leakage`` (``bench.checkpoints.leakage``); its row is marked and footnoted.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ MARKERS = {"random_init": "†", "supervised": "‡"}
 _CELL_COLUMNS = "profile task_group protocol fraction task method method_protocol is_baseline"
 _ENTRY_COLUMNS = (
     "n_pretrain_seeds pretrain_seeds n_seeds seeds mean std ci_low ci_high ci_level n_redrawn "
-    "n_partial collapsed best"
+    "n_partial collapsed leakage best"
 )
 _TEST_COLUMNS = (
     " ".join(f"diff_vs_{b} p_vs_{b} p_adj_vs_{b}" for b in ("random_init", "supervised"))
@@ -229,6 +231,7 @@ def _entry(runs: Cells, samples: ResampleScores, options: LeaderboardOptions) ->
         "n_redrawn": resamples.n_redrawn,
         "n_partial": resamples.n_partial,
         "collapsed": any(_collapsed(runs[r]) for r in keys),
+        "leakage": next((n for n in (runs[r].config.get("leakage") for r in keys) if n), ""),
         "main_metric": metric,
         "higher_is_better": METRIC_DIRECTIONS[metric],
         **challenge_entry(runs.values()),

@@ -15,7 +15,13 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from bench.reporting.formats import PROTOCOL_NAMES, fraction_label, latex_escape
+from bench.reporting.formats import (
+    LEAKAGE_MARK,
+    PROTOCOL_NAMES,
+    fraction_label,
+    latex_escape,
+    leakage_footnotes,
+)
 
 TABLE_KEYS = ["profile", "task_group", "task", "protocol"]
 _MISSING = "–"
@@ -55,6 +61,8 @@ def row_label(entries: pd.DataFrame) -> str:
     label = method + (f" ({', '.join(other)})" if other else "")
     if "collapsed" in entries and entries["collapsed"].any():
         label += " [collapsed]"
+    if "leakage" in entries and (entries["leakage"].fillna("") != "").any():
+        label += LEAKAGE_MARK
     return label
 
 
@@ -68,6 +76,7 @@ def to_paper_markdown(frame: pd.DataFrame, note: str) -> str:
             lines.append(f"| {label} | " + " | ".join(_markdown_cell(c) for c in cells) + " |")
         parts.append("\n".join(lines) + "\n")
     parts.append(f"{note}\n")
+    parts += [f"{line}\n" for line in leakage_footnotes(frame)]
     return "\n".join(parts)
 
 

@@ -46,9 +46,12 @@ class ResampleScores:
     def _cell(self, cell: CellResult) -> np.ndarray:
         if cell.eval_key not in self._samples:
             predictions = load_predictions(self._results_dir, cell.eval_key).sorted_by_record()
-            self._check_same_test_set(cell, predictions.record_ids, predictions.y_true)
-            where = (cell.profile, cell.task)
             dense = cell.config.get("segmentation")  # masks: plain resamples of records
+            # masks are stored at each unit's own rate (a published model's official one):
+            # cells of one task then share their records, not their mask arrays
+            labels = None if dense else predictions.y_true
+            self._check_same_test_set(cell, predictions.record_ids, labels)
+            where = (cell.profile, cell.task)
             if where not in self._resamples:  # one test set per task: the same resamples
                 draw = record_resamples if dense else valid_resamples
                 self._resamples[where] = draw(predictions.y_true, self._n_boot, self._boot_seed)
@@ -64,13 +67,15 @@ class ResampleScores:
         return self._samples[cell.eval_key]
 
     def _check_same_test_set(
-        self, cell: CellResult, record_ids: np.ndarray, y_true: np.ndarray
+        self, cell: CellResult, record_ids: np.ndarray, y_true: np.ndarray | None
     ) -> None:
-        """Paired comparisons need every cell of a task to hold the same test records."""
+        """Paired comparisons need every cell of a task to hold the same test records (and,
+        where given, the same labels)."""
         first = self._reference.setdefault(
             (cell.profile, cell.task), (cell.eval_key, record_ids, y_true)
         )
-        if not (np.array_equal(first[1], record_ids) and np.array_equal(first[2], y_true)):
+        same_labels = y_true is None or first[2] is None or np.array_equal(first[2], y_true)
+        if not (np.array_equal(first[1], record_ids) and same_labels):
             raise DataError(
                 f"cells {first[0]} and {cell.eval_key} of task {cell.task!r} hold different test "
                 "records or labels; their results cannot be compared (mixed data versions?)"

@@ -104,6 +104,11 @@ def cell_tags(result: CellResult, digest: str) -> dict[str, str]:
         tags["bench_version"] = version
     if result.error:
         tags["error"] = _clip(result.error, TAG_VALUE_LIMIT)
+    weights = result.config.get("weights") or {}
+    if weights:
+        tags["weights_sha256"] = str(weights.get("weights_sha256"))
+    if result.config.get("leakage"):
+        tags["leakage"] = _clip(str(result.config["leakage"]), TAG_VALUE_LIMIT)
     return tags
 
 

@@ -41,6 +41,7 @@ import torch
 
 from bench import __version__
 from bench.atomic import verify_checked, write_checked
+from bench.checkpoints.api import PublishedEncoder, load_published
 from bench.config import from_dict, to_dict
 from bench.encoders.base import Encoder, InputSpec
 from bench.errors import CorruptFileError, DataError, UnknownNameError
@@ -156,11 +157,17 @@ def load_method(path: str | Path, map_location: str | torch.device = "cpu") -> M
     return method_from_checkpoint(document, str(path)).to(map_location)
 
 
-def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> Encoder:
-    """The pretrained encoder of checkpoint ``path`` on ``device``, in eval mode.
+def load_encoder(
+    source: str | Path, device: str | torch.device = "cpu", weights: str | Path | None = None
+) -> Encoder | PublishedEncoder:
+    """The pretrained encoder of checkpoint file ``source``, or the published model named
+    ``source`` (``bench checkpoints``; ``weights``: its file), on ``device``, in eval mode.
 
     Ready for ``encoder.embed(x)`` with ``x`` float32 [B, n_leads, n_samples] shaped and
-    preprocessed like the pretraining crops (see this module's docstring); returns
-    [B, encoder.embed_dim]. Wrap calls in ``torch.no_grad()`` unless you fine-tune it.
+    preprocessed like the pretraining crops (see this module's docstring), or for a published
+    model in its official input (``encoder.preprocess(raw, rate)`` makes it from a raw record);
+    returns [B, embed_dim]. Wrap calls in ``torch.no_grad()`` unless you fine-tune it.
     """
-    return load_method(path, map_location=device).encoder.eval()
+    if isinstance(source, str) and not Path(source).exists() and source in METHODS:
+        return load_published(source, weights, device)
+    return load_method(source, map_location=device).encoder.eval()

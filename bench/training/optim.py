@@ -17,13 +17,17 @@ NORM_LAYERS: tuple[type[nn.Module], ...] = (
     nn.LocalResponseNorm,
     nn.RMSNorm,
 )
+DECAYED_ATTRIBUTE = "decayed_parameters"
+"""A module's tuple of its own parameter names that get weight decay whatever their shape."""
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, object]]:
     """AdamW groups: weight decay on weight matrices/kernels only.
 
     Biases, parameters of normalisation layers and any parameter with ``ndim <= 1`` get no
-    decay; frozen parameters (``requires_grad=False``, e.g. an EMA target) are left out. Shared
+    decay, unless the module owning a parameter names it in its ``decayed_parameters``
+    (``DECAYED_ATTRIBUTE``: a method's own choice, e.g. ECG-JEPA's predictor's mask token);
+    frozen parameters (``requires_grad=False``, e.g. an EMA target) are left out. Shared
     parameters appear once. Empty groups are dropped.
     """
     decay: list[nn.Parameter] = []
@@ -35,6 +39,8 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, ob
                 continue
             seen.add(id(param))
             exempt = param.ndim <= 1 or name == "bias" or isinstance(module, NORM_LAYERS)
+            if name in getattr(module, DECAYED_ATTRIBUTE, ()):
+                exempt = False
             (no_decay if exempt else decay).append(param)
     groups = [
         {"params": decay, "weight_decay": weight_decay},

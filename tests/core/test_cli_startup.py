@@ -16,14 +16,15 @@ from tests.doubles.fresh_process import HEAVY, cli, run_fresh
 UNNEEDED: dict[tuple[str, ...], frozenset[str]] = {
     ("--help",): HEAVY,
     ("perf", "--help"): HEAVY,
-    ("list", "methods"): HEAVY - {"torch", "timm", "pandas"},
+    ("list", "methods"): HEAVY - {"torch", "timm", "pandas", "scipy"},
     ("list", "encoders"): HEAVY - {"torch", "timm"},
     ("list", "tasks"): HEAVY - {"pandas", "scipy"},
     ("list", "corpora"): HEAVY - {"pandas", "scipy"},
     ("check",): HEAVY - {"pandas"},  # an empty results folder: nothing to load
 }
-"""Per command line: the HEAVY packages it must not import (methods are torch modules, records
-come in pandas-indexed signal sets, the synthetic task's generator uses scipy)."""
+"""Per command line: the HEAVY packages it must not import (methods are torch modules and the
+published checkpoints resample their input with scipy, records come in pandas-indexed signal
+sets, the synthetic task's generator uses scipy)."""
 
 
 def test_building_the_parser_imports_no_heavy_package(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ The layers, bottom to top (README, "Architecture"):
                      atomic, schema_race, method_names
     data, encoders   bench.data, bench.encoders (siblings: neither imports the other)
     contracts        bench.method, bench.task (siblings)
+    checkpoints      bench.checkpoints (published models on the method contract)
     training         bench.training
     evaluation       bench.evaluation (fine-tuning reuses training's optimiser and devices)
     grid             bench.grid
@@ -31,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "bench.atomic", "bench.schema_race", "bench.method_names"),
     ("bench.data", "bench.encoders"),
     ("bench.method", "bench.task"),
+    ("bench.checkpoints",),
     ("bench.training",),
     ("bench.evaluation",),
     ("bench.grid",),

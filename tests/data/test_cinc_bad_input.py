@@ -93,9 +93,9 @@ def test_lower_case_units_are_read(root: Path, cache_root: Path) -> None:
 
 def test_unknown_unit_is_bad(root: Path, cache_root: Path) -> None:
     write_cinc_record(
-        georgia(root), "E00003", random_mv(np.random.default_rng(1), 12, 1000), unit="V"
+        georgia(root), "E00003", random_mv(np.random.default_rng(1), 12, 1000), unit="mmHg"
     )
-    fails_then_skips(root, cache_root, r"is in unit 'V'")
+    fails_then_skips(root, cache_root, r"is in unit 'mmHg'; expected mV, uV \(µV\) or V")
 
 
 def test_one_signal_is_bad(root: Path, cache_root: Path) -> None:
@@ -104,10 +104,18 @@ def test_one_signal_is_bad(root: Path, cache_root: Path) -> None:
     fails_then_skips(root, cache_root, r"has 1 signal\(s\) \['II'\], missing lead\(s\) I, III")
 
 
-def test_extra_unknown_lead_is_bad(root: Path, cache_root: Path) -> None:
+def test_extra_signals_are_dropped_with_a_note(root: Path, cache_root: Path) -> None:
+    signals = random_mv(np.random.default_rng(1), 14, 1000)
+    write_cinc_record(georgia(root), "E00003", signals, leads=("Resp", *CINC_LEADS, "V7"))
+    data = CINC.prepare(root, 500, cache_root, jobs=1).data
+    np.testing.assert_allclose(data.signals[2], signals[1:13], atol=0.5e-3)
+    assert data.meta["note"].tolist() == ["", "", "dropped signals Resp, V7"]
+
+
+def test_a_duplicated_standard_lead_is_bad(root: Path, cache_root: Path) -> None:
     signals = random_mv(np.random.default_rng(1), 13, 1000)
-    write_cinc_record(georgia(root), "E00003", signals, leads=(*CINC_LEADS, "V7"))
-    fails_then_skips(root, cache_root, r"extra signal\(s\) \['V7'\]")
+    write_cinc_record(georgia(root), "E00003", signals, leads=(*CINC_LEADS, "v1"))
+    fails_then_skips(root, cache_root, r"duplicate lead names \['v1'\]")
 
 
 def test_duplicated_record_name_in_two_sources(root: Path, cache_root: Path) -> None:
@@ -155,3 +163,14 @@ def test_interrupt_leaves_no_cache(root: Path, cache_root: Path, monkeypatch) ->
     with pytest.raises(KeyboardInterrupt):
         CINC.prepare(root, 500, cache_root, jobs=1)
     assert cache_entries(cache_root) == []
+
+
+def test_gain_zero_is_bad_unless_accepted(root: Path, cache_root: Path) -> None:
+    write_cinc_record(georgia(root), "E00003", random_mv(np.random.default_rng(1), 12, 1000))
+    header = georgia(root) / "E00003.hea"
+    header.write_text(header.read_text().replace(" 1000.0(0)/mV ", " 0(0)/mV "))
+    fails_then_skips(root, cache_root, r"uncalibrated \(gain 0 or none\) for lead\(s\) I, II")
+    options = {"uncalibrated": "accept"}
+    data = CINC.prepare(root, 500, cache_root, jobs=1, options=options).data
+    assert list(data.meta["record"]) == ["E00001", "E00002", "E00003"]
+    assert data.meta["note"][2].startswith("uncalibrated lead(s) I, II, III")

@@ -65,7 +65,7 @@ def test_rates_are_resampled_and_lengths_kept(tree, cache_root: Path) -> None:
     row = list(data.meta["record"]).index("I0001")
     want = resample(signals["I0001"][None].astype(np.float32), 257, 100, "poly")[0]
     np.testing.assert_allclose(data.signals.record(row), want, atol=1e-5)
-    assert meta.loc["S0001", "note"] == "dropped leads vx, vy, vz"
+    assert meta.loc["S0001", "note"] == "dropped signals vx, vy, vz"
     assert meta.loc["I0001", "native_rate"] == 257
     assert meta.loc["JS00001", "source"] == "chapman"
 
@@ -125,7 +125,7 @@ def test_warm_load_reads_no_record_and_manifest_holds_folds(tree, cache_root, mo
         "method": "stratified-grouped", "version": 1, "folds": 10, "seed": 0,
     }  # fmt: skip
     assert warm.data.fold_spec == manifest["folds"]
-    assert manifest["notes"] == [{"record": "S0001", "note": "dropped leads vx, vy, vz"}]
+    assert manifest["notes"] == [{"record": "S0001", "note": "dropped signals vx, vy, vz"}]
     assert set(warm.data.meta["fold"]) <= set(range(1, 11))
 
 

@@ -81,6 +81,15 @@ def test_eight_leads_are_chosen_by_name_in_any_stored_order():
     np.testing.assert_array_equal(twelve.signals[0, :, 0], np.arange(12))
 
 
+def test_the_one_lead_set_is_lead_i_chosen_by_name():
+    stored = CANONICAL_LEADS[::-1]
+    values = np.array([1 + CANONICAL_LEADS.index(lead) for lead in stored], dtype=np.float32)
+    data = signal_set(np.broadcast_to(values[None, :, None], (4, 12, N_SAMPLES)), leads=stored)
+    out = apply_preprocessing(data, Preprocessing(leads="1"))
+    assert out.lead_names == ("I",) and out.signals.shape == (4, 1, N_SAMPLES)
+    np.testing.assert_array_equal(out.signals[:, 0, :], 1)
+
+
 def test_missing_lead_for_the_subset_is_a_config_error():
     leads = tuple(lead for lead in CANONICAL_LEADS if lead != "V3")
     data = signal_set(np.zeros((4, 11, N_SAMPLES)), leads=leads)
@@ -175,7 +184,7 @@ def test_fingerprint_changes_with_every_option_and_metadata_is_kept():
         ({"bandpass_order": 11}, "bandpass_order"),
         ({"leads": "7"}, "leads"),
         ({"normalize": "zscore"}, "normalize"),
-        ({"resample": "linear"}, "resample"),
+        ({"resample": "cubic"}, "resample"),
     ],
 )
 def test_bad_options_are_config_errors(options, where):
@@ -199,3 +208,11 @@ def test_poly_resampling_equals_scipys_default_to_the_bit(dtype, rate: int, targ
     np.testing.assert_array_equal(
         resample(signals, rate, target, "poly"), expected.astype(np.float32)
     )
+
+
+def test_linear_resampling_keeps_both_ends_and_interpolates_between() -> None:
+    ramp = np.arange(11, dtype=np.float32)[None, None] * 2.0  # 0, 2, ..., 20 over 11 samples
+    out = resample(ramp, 10, 20, "linear")
+    assert out.shape == (1, 1, 22)
+    np.testing.assert_allclose(out[0, 0, [0, -1]], [0.0, 20.0])
+    np.testing.assert_allclose(np.diff(out[0, 0]), 20.0 / 21, rtol=1e-5)

@@ -29,7 +29,7 @@ def test_prepare_prints_the_summary_and_info_repeats_it(tmp_path: Path, capsys) 
     assert "native rates: 257 Hz: 1, 500 Hz: 2, 1000 Hz: 1" in out
     assert "lengths (s): 6-10: 2, 10-11: 2 (min 6.0, max 10.0)" in out
     assert "classes: 2 (0 records without a label)" in out and "4  164889003" in out
-    assert "notes: 1\n  S0001: dropped leads vx, vy, vz" in out
+    assert "notes: 1\n  S0001: dropped signals vx, vy, vz" in out
     assert "skipped records: 1\n  training/georgia/g1/E00002: E00002.hea: malformed" in out
     assert main(["data", "info", "cinc2021", "--cache", cache]) == 0
     info = capsys.readouterr().out

@@ -86,3 +86,28 @@ def test_lead_order_is_case_insensitive() -> None:
     header = ("v6", "AVR", "I", "ii", "III", "avl", "aVF", "V1", "V2", "V3", "V4", "V5")
     order = lead_order(header, CANONICAL_LEADS)
     assert [header[i].lower() for i in order] == [lead.lower() for lead in CANONICAL_LEADS]
+
+
+@pytest.mark.parametrize(("unit", "gain", "per_mv"), [("uV", 1.0, 1e3), ("V", 1e6, 1e-3)])
+def test_units_are_read_in_mv(fake_ptbxl, unit: str, gain: float, per_mv: float) -> None:
+    fake = fake_ptbxl(n_records=1)
+    signals = fake.random_signals()
+    path = fake.record(2)
+    wfdb.wrsamp(
+        path.name, fs=100, units=[unit] * 12, sig_name=list(CANONICAL_LEADS),
+        p_signal=signals.T.astype(np.float64) * per_mv, fmt=["16"] * 12, adc_gain=[gain] * 12,
+        baseline=[0] * 12, write_dir=str(path.parent),
+    )  # fmt: skip
+    np.testing.assert_allclose(read_record(path, SPEC), signals, atol=1e-6)
+
+
+def test_a_gain_of_zero_is_refused(fake_ptbxl) -> None:
+    fake = fake_ptbxl(n_records=1)
+    path = fake.record(1)
+    header = path.with_name(path.name + ".hea")
+    lines = header.read_text().splitlines()
+    lines[1] = lines[1].replace(" 1000.0(0)/mV ", " 0(0)/mV ")
+    header.write_text("\n".join(lines) + "\n")
+    assert read_header(path).uncalibrated(range(12)) == ["I"]
+    with pytest.raises(RecordError, match=r"uncalibrated \(gain 0 or none\) for lead\(s\) I,"):
+        read_record(path, SPEC)

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import torch
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from bench.data.loading import DATASETS, DatasetSource
@@ -21,6 +23,7 @@ from tests.doubles.toys import ToyMethod
 SMALL_SYNTHETIC_RECORDS = 300
 
 WORKER_SETUP = f"{__name__}:register_doubles"
+ONE_THREAD_WORKER_SETUP = f"{__name__}:register_doubles_on_one_thread"
 
 BROKEN_CALLS = "broken-pretraining-calls.txt"
 
@@ -71,6 +74,15 @@ def register_doubles() -> None:
     for registry, name, plugin in doubles():
         registry.names()  # discover the real plugins first, so ours is not overwritten
         registry._items[name] = plugin
+
+
+def register_doubles_on_one_thread() -> None:
+    """Worker setup hook: the test doubles, and one torch and one BLAS thread instead of the
+    pool's cores // jobs, as in the test process (tests/conftest.py): the worker then runs the
+    same kernels as the in-process runner on a machine of any core count."""
+    register_doubles()
+    torch.set_num_threads(1)
+    threadpool_limits(1)
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from bench.encoders.cropa import cropa_mask, cropa_mask_for_tokens
 from bench.encoders.patch_transformer import PatchTransformer, set_attention_path
 from bench.encoders.pos_embed import sincos_2d
 
+pytestmark = pytest.mark.numeric
+
 PATCH = 5
 
 

@@ -17,6 +17,8 @@ from bench.encoders.patch_transformer import (
 )
 from bench.errors import ConfigError
 
+pytestmark = pytest.mark.numeric
+
 SPEC = InputSpec(4, 60, 100)
 CONFIG = PatchTransformerConfig(
     dim=16, depth=2, heads=2, patch_size=6, attention="cropa", pos_every_block=True

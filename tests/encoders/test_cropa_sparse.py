@@ -11,6 +11,8 @@ from bench.encoders.cropa import cropa_mask
 from bench.encoders.cropa_path import resolve_attention_path
 from bench.encoders.cropa_sparse import CroPAGrid, cropa_grid_attention
 
+pytestmark = pytest.mark.numeric
+
 PAD = -1
 
 

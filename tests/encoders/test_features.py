@@ -14,6 +14,8 @@ from bench.encoders.unet1d import UNet1d
 from bench.encoders.xresnet1d import XResNet1d
 from methods.cpc_encoder import CPCEncoder
 
+pytestmark = pytest.mark.numeric
+
 SPEC = InputSpec(n_leads=12, n_samples=250, sampling_rate=100)
 
 

@@ -20,9 +20,12 @@ from bench.encoders.onednn_linear import (
 from bench.encoders.patch_transformer import PatchTransformer, PatchTransformerConfig
 from bench.perf.flops import count_flops
 
-pytestmark = pytest.mark.skipif(
-    not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN"
-)
+pytestmark = [
+    pytest.mark.numeric,
+    pytest.mark.skipif(
+        not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN"
+    ),
+]
 
 
 def linear_and_grads(

@@ -12,6 +12,8 @@ from bench.encoders.patch_transformer import PatchTransformer, PatchTransformerC
 from bench.encoders.pos_embed import sincos_2d
 from bench.errors import ConfigError
 
+pytestmark = pytest.mark.numeric
+
 SPEC = InputSpec(n_leads=3, n_samples=30, sampling_rate=100)
 PATCH = 5
 

@@ -11,6 +11,8 @@ import torch
 from bench.encoders.pos_embed import grid_ids, sincos_1d, sincos_2d, sincos_grid
 from bench.errors import ConfigError
 
+pytestmark = pytest.mark.numeric
+
 
 def test_1d_code_values() -> None:
     code = sincos_1d(torch.tensor([0, 3]), dim=8)

@@ -10,6 +10,8 @@ from bench.encoders.base import ENCODERS, InputSpec
 from bench.encoders.xresnet1d import Bottleneck, XResNet1d
 from bench.errors import ConfigError
 
+pytestmark = pytest.mark.numeric
+
 SPEC = InputSpec(n_leads=12, n_samples=250, sampling_rate=100)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import permutations
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from bench.evaluation.challenge import (
     record_terms,
 )
 from bench.evaluation.metrics import MetricError, f1_thresholds
-from tasks.cinc import scored_classes
+from tasks.cinc import packaged_tables_root, scored_classes
 
 # classes NSR (sinus, index 0), AF, PAC
 W3 = np.array([[1.0, 0.25, 0.5], [0.25, 1.0, 0.5], [0.5, 0.5, 1.0]])
@@ -28,9 +29,9 @@ def scored(year: int) -> ScoredClasses:
 
 
 @pytest.fixture
-def tables(cinc_scoring_root: Path) -> Path:
-    """The organisers' tables (the test skips without them)."""
-    return cinc_scoring_root
+def tables() -> Path:
+    """The organisers' tables, as the package ships them."""
+    return packaged_tables_root()
 
 
 def test_worked_three_record_example() -> None:
@@ -40,6 +41,46 @@ def test_worked_three_record_example() -> None:
     assert record_terms(labels, outputs, W3).tolist() == pytest.approx([1.0, 0.75, 0.25])
     # correct: 1 + 1 + (1 + 0.5 + 0.5 + 1) / 2 = 3.5; inactive: 0.25 / 2 + 1 + 0.75 / 3 = 1.375
     assert challenge_score(labels, outputs, W3, 0) == pytest.approx(0.625 / 2.125)
+
+
+def test_the_score_finds_sinus_rhythm_in_any_class_position() -> None:
+    labels = np.array([[0, 1, 0], [1, 0, 0], [0, 1, 1]])
+    outputs = np.array([[0, 1, 0], [1, 0, 1], [1, 0, 0]])
+    for order in permutations(range(3)):
+        cols = list(order)
+        score = challenge_score(
+            labels[:, cols], outputs[:, cols], W3[np.ix_(cols, cols)], cols.index(0)
+        )
+        assert score == pytest.approx(0.625 / 2.125), order  # the worked example, reordered
+
+
+def test_challenge_metrics_do_not_depend_on_the_class_order() -> None:
+    # the scored classes hold sinus rhythm second; the task keeps three of the four classes
+    codes = ("1", "426783006", "2", "3")
+    weights = np.array(
+        [[1.0, 0.25, 0.5, 0.0], [0.25, 1.0, 0.5, 0.0], [0.5, 0.5, 1.0, 0.0], [0, 0, 0, 1.0]]
+    )
+    classes = ScoredClasses(codes, ("AF", "NSR", "PAC", "X"), {c: c for c in codes}, weights)
+    rng = np.random.default_rng(3)
+    task = ("426783006", "1", "2")  # sinus first in the task's reference order
+    val_true = (rng.random((200, 3)) < [0.5, 0.3, 0.2]).astype(int)
+    val = (val_true, np.clip(val_true * 0.3 + rng.random((200, 3)) * 0.7, 0, 1))
+    test_true = (rng.random((80, 3)) < [0.5, 0.3, 0.2]).astype(int)
+    test = (test_true, np.clip(test_true * 0.3 + rng.random((80, 3)) * 0.7, 0, 1))
+    bootstrap = (bootstrap_indices(80, 50, 0), 0.9)
+    reference, reference_ci = challenge_metrics(val, test, classes, task, bootstrap)
+    for order in ([1, 0, 2], [1, 2, 0]):  # sinus in the middle, then last
+        cols, reordered = order, tuple(task[i] for i in order)
+        metrics, ci = challenge_metrics(
+            (val[0][:, cols], val[1][:, cols]),
+            (test[0][:, cols], test[1][:, cols]),
+            classes,
+            reordered,
+            bootstrap,
+        )
+        assert metrics["challenge_score"] == pytest.approx(reference["challenge_score"])
+        assert metrics["challenge_thresholds"] == pytest.approx(reference["challenge_thresholds"])
+        assert ci["challenge_score"] == pytest.approx(reference_ci["challenge_score"])
 
 
 def test_all_correct_is_one_and_sinus_only_is_zero_on_official_weights(tables: Path) -> None:

@@ -143,6 +143,19 @@ def test_matching_is_one_to_one_nearest_first() -> None:
     assert metrics["error_mean_ms_qrs_onset@150"] == pytest.approx(5.0)  # (10 + 0) / 2
 
 
+def test_surplus_predictions_near_one_true_boundary_match_it_once() -> None:
+    # three predictions for two true boundaries, two of them near the first: the nearer one
+    # matches it, the other is a false positive, and the far true boundary takes the third
+    matched, error = match_boundaries(np.array([100, 400]), np.array([98, 103, 390]), 25)
+    assert matched.tolist() == [True, False, True] and error.tolist() == [-2, -10]
+    # the first QRS split in two runs (onsets 245 and 255 around the true 250), the second QRS
+    # not predicted: one match, one false positive, one miss for the QRS onset
+    split = clean(((2, 245, 249), (2, 255, 299), *BEATS[:1], *BEATS[2:4], *BEATS[5:]))
+    metrics = delineation_metrics([TRUE], [split], RATE)
+    for side in SIDES:
+        assert metrics[f"sens_qrs_{side}@150"] == 0.5 and metrics[f"ppv_qrs_{side}@150"] == 0.5
+
+
 def test_counts_are_pooled_over_pairs() -> None:
     metrics = delineation_metrics([TRUE, TRUE], [clean(BEATS), clean(BEATS[:4])], RATE)
     # QRS onset: 4 true, 3 predicted and matched (pooled), not the mean of 1.0 and 0.5

@@ -15,6 +15,8 @@ from bench.evaluation.finetune import WindowedEval, finetune
 from bench.evaluation.probe import LinearProbeConfig, linear_probe
 from bench.evaluation.windows import apply_windowed, window_starts
 
+pytestmark = pytest.mark.numeric
+
 CPU = torch.device("cpu")
 
 

@@ -22,6 +22,8 @@ from bench.evaluation.finetune import (
 )
 from bench.method import HeadSpec
 
+pytestmark = pytest.mark.numeric
+
 CPU = torch.device("cpu")
 CPC_HEAD = HeadSpec(hidden=512, input_dropout=0.25, dropout=0.5)
 

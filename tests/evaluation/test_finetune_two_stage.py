@@ -20,6 +20,8 @@ from methods.cpc import CPC
 from tests.doubles.finetune_runs import config, encoder, folds, run
 from tests.doubles.grid import FAST
 
+pytestmark = pytest.mark.numeric
+
 PAPER = StagedFinetune(head_epochs=50, head_lr=1e-3, full_epochs=20, full_lr=1e-4)
 
 

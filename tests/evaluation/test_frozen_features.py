@@ -23,6 +23,8 @@ from bench.evaluation.windows import prepare_windows
 from bench.method import HeadSpec, StagedFinetune
 from tests.doubles.finetune_runs import WINDOWS, config, encoder, folds, run
 
+pytestmark = pytest.mark.numeric
+
 CPU = torch.device("cpu")
 STAGES = StagedFinetune(head_epochs=50, head_lr=1e-3, full_epochs=20, full_lr=1e-4)
 

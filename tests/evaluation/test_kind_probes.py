@@ -8,6 +8,8 @@ import pytest
 from bench.evaluation.kind_metrics import evaluate_regression
 from bench.evaluation.probe import LinearProbeConfig, linear_probe
 
+pytestmark = pytest.mark.numeric
+
 
 def features(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)

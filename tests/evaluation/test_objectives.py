@@ -12,6 +12,8 @@ from bench.evaluation.config import FinetuneConfig
 from bench.evaluation.finetune import WindowedEval, finetune
 from bench.evaluation.objectives import MULTILABEL, Objective
 
+pytestmark = pytest.mark.numeric
+
 
 def test_losses_and_outputs_per_kind() -> None:
     logits = torch.tensor([[2.0, -1.0], [0.5, 0.5]])

@@ -13,6 +13,8 @@ from bench.evaluation.probe import LinearProbeConfig, ProbeResult, linear_probe
 from bench.evaluation.probe_cache import cached_linear_probe
 from bench.paths import cache_dir
 
+pytestmark = pytest.mark.numeric
+
 CONFIG = LinearProbeConfig(c_grid=(0.01, 1.0), max_iter=50)
 
 
@@ -111,3 +113,10 @@ def test_an_edited_probe_source_misses_the_cache(monkeypatch: pytest.MonkeyPatch
     before = probe_cache.probe_path(arrays, config, "multilabel", "macro_auroc")
     monkeypatch.setattr(probe_cache, "PROBE_CODE", "another source")
     assert probe_cache.probe_path(arrays, config, "multilabel", "macro_auroc") != before
+
+
+def test_empty_arrays_have_digests_that_tell_their_shapes_apart() -> None:
+    empty = np.zeros((0, 6), dtype=np.float32)
+    assert probe_cache.array_digest(empty) == probe_cache.array_digest(empty.copy())
+    assert probe_cache.array_digest(empty) != probe_cache.array_digest(empty.reshape(6, 0))
+    assert probe_cache.array_digest(empty) != probe_cache.array_digest(np.zeros((0, 5)))

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -22,6 +23,8 @@ from bench.evaluation.finetune import WindowedEval, finetune
 from bench.evaluation.probe import LinearProbeConfig
 from bench.grid.cells import CellRows, fit_protocol
 from tests.doubles.toys import TOY_SPEC, ToyConfig, ToyEncoder, toy_signals
+
+pytestmark = pytest.mark.numeric
 
 CPU = torch.device("cpu")
 

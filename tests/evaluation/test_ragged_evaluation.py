@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from bench.data.ragged import Ragged
@@ -15,6 +16,8 @@ from bench.evaluation.config import FinetuneConfig
 from bench.evaluation.embeddings import dataset_embeddings
 from bench.evaluation.finetune import WindowedEval, finetune
 from bench.evaluation.windows import apply_windowed
+
+pytestmark = pytest.mark.numeric
 
 CPU = torch.device("cpu")
 

@@ -27,6 +27,8 @@ from bench.evaluation.segmentation_resample import resampled_boundary_f1
 from tasks.ludb import delineation_masks
 from tests.doubles.segmentation import toy_beats
 
+pytestmark = pytest.mark.numeric
+
 
 class OneHotMask(Encoder):
     """Features = the input's first four channels pooled over ``stride`` samples: fed a

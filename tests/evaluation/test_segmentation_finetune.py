@@ -18,6 +18,8 @@ from bench.evaluation.segmentation_finetune import finetune_segmentation
 from tasks.ludb import delineation_masks
 from tests.doubles.segmentation import toy_beats
 
+pytestmark = pytest.mark.numeric
+
 CONFIG = FinetuneConfig(
     epochs=1,
     min_steps=60,

@@ -14,9 +14,11 @@ import pytest
 
 from bench.grid import results as results_module
 from bench.grid.provenance import collect_provenance
+from bench.grid.result_state import result_state
 from bench.grid.results import (
     RESULT_COLUMNS,
     CellResult,
+    CorruptResultError,
     Predictions,
     ResultFileError,
     describe_failure,
@@ -196,6 +198,29 @@ def test_invalid_json_content_names_the_file(tmp_path: Path, edit: object, messa
     with pytest.raises(ResultFileError, match=message) as error:
         read_result(path)
     assert str(path) in str(error.value)
+
+
+def test_an_edited_but_valid_record_is_found_altered_by_its_checksum(tmp_path: Path) -> None:
+    path = write_result(tmp_path, _result(), _predictions())
+    data = json.loads(path.read_text())
+    data["metrics"]["macro_auroc"] = 0.95  # one metric changed: still valid JSON and fields
+    path.write_text(json.dumps(data, indent=2))
+    with pytest.raises(CorruptResultError, match=r"cell-a\.json does not match its checksum"):
+        read_result(path)
+    state, why = result_state(tmp_path, "cell-a")
+    assert state == "corrupt" and "altered" in why
+
+
+def test_edited_but_loadable_predictions_are_found_by_their_checksum(tmp_path: Path) -> None:
+    write_result(tmp_path, _result(), _predictions())
+    edited = _predictions()
+    edited.y_score[0, 0] += 0.1  # one score changed: still a valid npz of the right shapes
+    npz = result_paths(tmp_path, "cell-a")[1]
+    np.savez(npz, record_ids=edited.record_ids, y_true=edited.y_true.astype(np.uint8),
+             y_score=edited.y_score)  # fmt: skip
+    with pytest.raises(CorruptResultError, match=r"cell-a\.npz does not match its checksum"):
+        load_predictions(tmp_path, "cell-a")
+    assert result_state(tmp_path, "cell-a")[0] == "corrupt"
 
 
 def test_missing_or_corrupt_predictions_name_the_file(tmp_path: Path) -> None:

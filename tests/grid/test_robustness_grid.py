@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
+from bench.grid.cell_noise import noisy_test
 from bench.grid.plan import load_run_config
 from bench.grid.results import load_results
 from bench.grid.runner import plan_grid, workspace_for
@@ -90,3 +91,31 @@ def test_noise_options_enter_the_key_only_when_levels_are_scored(
     assert keys({"noise": {"seed": 3}}) == plain  # no levels: nothing is computed differently
     noisy = keys({"noise": {"levels": [6]}})
     assert noisy.isdisjoint(plain) and keys({"noise": {"levels": [6], "seed": 1}}) != noisy
+
+
+def test_every_method_protocol_and_seed_gets_the_same_noisy_records(
+    toys: Any, small_synthetic: str, isolated_results: Path
+) -> None:
+    """The fast guard of the slow grid test's rule: each cell's noisy test records, made
+    afresh for each cell (as on a grid worker: no noise shared through the workspace's memo)."""
+    overrides = {"evaluation": {"n_boot": 20, "noise": {"levels": [6]}}}
+    config = load_run_config(
+        None,
+        {
+            "methods": ["toy_masked", "random_init"], "tasks": ["synthetic-small"],
+            "fractions": [1.0], "seeds": 2, "protocols": ["linear", "finetune"],
+            "profile_overrides": overrides,
+        },
+    )  # fmt: skip
+    workspace = workspace_for(config, False)
+    digests = {}
+    for cell in plan_grid(config, workspace):
+        workspace.noise_memo.clear()
+        data = workspace.task_data(cell.task, cell.unit.setup.preprocessing)
+        noisy = noisy_test(cell, workspace, data, data.split_indices("test"))
+        digests[(cell.unit.method, cell.protocol, cell.seed)] = dict(noisy.digests)
+    assert {method for method, _, _ in digests} == {"toy_masked", "random_init"}
+    assert {(protocol, seed) for _, protocol, seed in digests} == {
+        (protocol, seed) for protocol in ("linear", "finetune") for seed in (0, 1)
+    }
+    assert len({json.dumps(d, sort_keys=True) for d in digests.values()}) == 1, digests

@@ -3,6 +3,7 @@ tasks, keys), cells of both protocols end to end, result files, leaderboard and 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ from bench.grid.plan import RunConfig, resolved_profile
 from bench.grid.results import load_predictions, load_results
 from bench.grid.runner import plan_grid, run_grid
 from bench.grid.workspace import Workspace
+from bench.method import METHODS
 from bench.reporting import delineation_examples
 from bench.task import TASKS
 from tests.doubles.grid import FAST_SETS
 from tests.doubles.segmentation import SegToySource, SegToyTask
+from tests.doubles.toy_checkpoint import ToyCheckpoint, write_official
 
 SEGMENTATION_SETS = [
     "profile_overrides.evaluation.segmentation.epochs=4",
@@ -178,3 +181,31 @@ def test_validation_score_of_a_segmentation_cell_reads_no_test_record(seg_toy: s
     score = validation_score(cell, workspace)
     assert 0.0 <= score.macro_auroc <= 1.0 and score.n_val == len(data.split_indices("val"))
     assert score.details["best_epoch"] == 2
+
+
+class HalfRateCheckpoint(ToyCheckpoint):
+    """The toy checkpoint with an official input at 50 Hz: its masks are stored at 50 Hz."""
+
+    name = "toy-checkpoint-50hz"
+    official_input = dataclasses.replace(ToyCheckpoint.official_input, rate=50, samples=125)
+
+
+def test_methods_at_other_official_rates_share_one_leaderboard(
+    seg_toy: str, isolated_results: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Masks are scored at each unit's rate, so two methods' stored labels differ in shape;
+    their cells hold the same test records and land in one table."""
+    monkeypatch.setitem(METHODS._items, HalfRateCheckpoint.name, HalfRateCheckpoint)
+    weights = write_official(tmp_path / "toy.pt")
+    args = ["run", "--methods", "random_init", HalfRateCheckpoint.name, "--tasks", seg_toy]
+    args += ["--fractions", "1.0", "--seeds", "1", "--protocols", "linear", "--no-progress"]
+    args += ["--jobs", "1", "--no-tracking", "--weights", f"{HalfRateCheckpoint.name}={weights}"]
+    for item in FAST_SETS + SEGMENTATION_SETS:
+        args += ["--set", item]
+    assert main(args) == 0
+    rates = {
+        r.method: r.config["segmentation"]["sampling_rate"] for r in load_results(isolated_results)
+    }
+    assert rates == {"random_init": 100, HalfRateCheckpoint.name: 50}
+    board = pd.read_csv(isolated_results / "leaderboards" / "leaderboard.csv")
+    assert set(board[board["task"] == seg_toy]["method"]) == set(rates)

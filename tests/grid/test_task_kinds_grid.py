@@ -39,7 +39,7 @@ def kind_tasks(monkeypatch: pytest.MonkeyPatch, toys: Any) -> None:
 
 @pytest.mark.slow
 def test_grid_over_regression_multiclass_and_cinc_tasks(
-    kind_tasks: None, tmp_path: Path, isolated_results: Path, cinc_scoring_root: Path
+    kind_tasks: None, tmp_path: Path, isolated_results: Path
 ) -> None:
     tree = tmp_path / "cinc"
     write_labelled_tree(tree, per_prefix=40, seconds=3.0)

@@ -51,6 +51,7 @@ def test_a_twin_runs_when_its_shared_baseline_is_not_in_the_grid(small_synthetic
     assert by_method["hybrid"].matched_baselines == ()
 
 
+@pytest.mark.numeric
 def test_a_twin_computes_exactly_what_its_shared_baseline_computes(small_synthetic: str) -> None:
     for methods in (["random_init[hybrid]"], ["random_init"]):
         cells, workspace = planned(methods, ("linear",))

@@ -21,6 +21,8 @@ from methods.baseline import BaselineConfig
 from methods.random_init import RandomInit
 from methods.supervised import Supervised, SupervisedXResNet1d, SupervisedXResNet1dConfig
 
+pytestmark = pytest.mark.numeric
+
 SPEC = InputSpec(n_leads=12, n_samples=250, sampling_rate=100)
 BASELINES = ("random_init", "supervised", "supervised_xresnet1d")
 
@@ -39,6 +41,7 @@ def same_state(a: nn.Module, b: nn.Module) -> bool:
 def test_listed_as_baselines(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "methods"]) == 0
     lines = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
+    assert lines["name"] == "kind"  # the header
     assert all(lines[name] == "baseline" for name in BASELINES)
     assert lines["cpc"] == "SSL"
 

@@ -27,6 +27,8 @@ from methods.cpc import (
     steps_ahead_for,
 )
 
+pytestmark = pytest.mark.numeric
+
 SPEC = InputSpec(n_leads=3, n_samples=64, sampling_rate=100)  # 12 steps ahead
 TINY = CPCConfig(width=32, hidden=32, n_negatives=16)
 

@@ -17,6 +17,8 @@ import torch
 from bench.encoders.base import InputSpec
 from methods.cpc import CPC, CPCConfig
 
+pytestmark = pytest.mark.numeric
+
 T, RATE = 40, 100
 
 

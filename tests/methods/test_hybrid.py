@@ -26,6 +26,8 @@ from methods.hybrid_mae_contrastive import (
     random_token_mask,
 )
 
+pytestmark = pytest.mark.numeric
+
 SPEC = InputSpec(n_leads=3, n_samples=40, sampling_rate=20)  # 3 leads x 4 patches = 12 tokens
 SMALL = {"patch_size": 10, "decoder_dim": 32, "projection_hidden": 32, "projection_dim": 16}
 

@@ -2,7 +2,8 @@
 
 Teacher in training mode (stochastic depth in the targets), one mask per batch, blocks that
 never hide the last time column, the 2-D sin-cos code with time first (float64), the
-predictor's one-lead grid code, the 1/sqrt(2 layer) init of block outputs and LayerNorm eps 1e-5.
+predictor's one-lead grid code, the 1/sqrt(2 layer) init of block outputs, LayerNorm eps 1e-5,
+weight decay on the mask token and the EMA momentum schedule.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import pytest
 import torch
 from torch import Tensor
 
+from bench.training.optim import parameter_groups
 from tests.doubles.jepa import CPU, SPEC, P, build, ecg
+
+pytestmark = pytest.mark.numeric
 
 
 def test_target_encoder_applies_stochastic_depth_in_training_by_default() -> None:
@@ -135,3 +139,34 @@ def test_every_layer_norm_uses_eps_1e_5() -> None:
     assert {m.eps for m in build(norm_eps=1e-6).modules() if isinstance(m, torch.nn.LayerNorm)} == {
         1e-6
     }
+
+
+def decayed_names(method: torch.nn.Module) -> set[str]:
+    """Names of the parameters in the weight-decay group of ``parameter_groups``."""
+    groups = parameter_groups(method, weight_decay=0.05)
+    decayed = {id(p) for g in groups if g["weight_decay"] > 0 for p in g["params"]}
+    return {name for name, p in method.named_parameters() if id(p) in decayed}
+
+
+def test_weight_decay_groups_are_the_reference_codes_mask_token_included() -> None:
+    method = build()
+    # the reference rule: decay unless "bias" is in the name or the parameter is 1-D, where
+    # its mask token has shape [1, 1, dim] (ours is [dim], the same values)
+    reference = {
+        name
+        for name, p in method.named_parameters()
+        if p.requires_grad and "bias" not in name and (p.ndim != 1 or name.endswith("mask_token"))
+    }
+    assert "predictor.mask_token" in reference
+    assert decayed_names(method) == reference
+    assert decayed_names(build(mask_token_decay=False)) == reference - {"predictor.mask_token"}
+
+
+def test_ema_momentum_is_the_reference_schedule() -> None:
+    method = build()  # ema_start 0.996, ema_end 1.0
+    total = 1000
+    # the reference code's generator, written out: update i (0-based) uses m0 + i (m1 - m0) / T
+    reference = [0.996 + i * (1.0 - 0.996) / total for i in range(total)]
+    ours = [method.momentum(step, total) for step in range(1, total + 1)]
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-15)
+    assert ours[0] == 0.996 and ours[-1] == pytest.approx(0.999996, abs=1e-12)

@@ -12,6 +12,8 @@ from bench.encoders.patch_transformer import set_attention_path
 from methods.jepa_masking import TimeMask, bucket_rows
 from tests.doubles.jepa import CPU, build, ecg
 
+pytestmark = pytest.mark.numeric
+
 
 def loss_and_grads(
     path: str, linear: str = "aten", **config: object

@@ -26,6 +26,8 @@ from methods.st_mask import (
     shuffle_leads,
 )
 
+pytestmark = pytest.mark.numeric
+
 SPEC = InputSpec(n_leads=4, n_samples=40, sampling_rate=20)  # 4 leads x 4 patches of 10
 SMALL = {"patch_size": 10, "decoder_dim": 32}
 
@@ -236,12 +238,34 @@ def test_loss_is_finite_with_its_parts(decoder_depth: int) -> None:
     assert out["lead_ce"].item() == pytest.approx(math.log(4), rel=0.3)
 
 
+def fixed_draw_losses(method: SpatioTemporalMask, batch: Tensor, draws: int = 20) -> np.ndarray:
+    """Mean loss and lead cross-entropy of ``batch`` over ``draws`` fixed draws of masks and
+    lead shuffles (torch seeds 0 .. draws - 1), without gradients."""
+    values = []
+    with torch.no_grad():
+        for seed in range(draws):
+            torch.manual_seed(seed)
+            out = method.loss(batch)
+            values.append([out["loss"].item(), out["lead_ce"].item()])
+    return np.mean(values, axis=0)
+
+
 def test_training_on_a_fixed_batch_lowers_the_loss() -> None:
+    """Loss and lead cross-entropy on the same 20 mask-and-shuffle draws before and after 30
+    steps. Every step draws new masks and shuffles, so a window of per-step losses swings with
+    the draws (last 5 / first 5 steps: 0.32 to 0.46 from one CPU kernel or thread count to
+    another, against a bound of 0.5); on fixed draws only the model differs, and the ratios
+    stayed within 0.22-0.28 (loss) and 0.07-0.11 (lead CE) under seven settings of CPU kernels
+    (AVX-512, AVX2, none) and thread counts, far inside the bounds."""
     offsets = 2.0 * (torch.arange(4).reshape(1, 4, 1) - 1.5)  # a lead's level tells it apart
-    rows = train_steps(build(shuffle_prob=1.0), signals() + offsets, steps=30)
-    losses, lead_ce = ([row[key] for row in rows] for key in ("loss", "lead_ce"))
-    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
-    assert np.mean(lead_ce[-5:]) < 0.6 * np.mean(lead_ce[:5])  # lead found from content
+    batch = signals() + offsets
+    method = build(shuffle_prob=1.0)
+    before = fixed_draw_losses(method, batch)
+    torch.manual_seed(0)
+    train_steps(method, batch, steps=30)
+    loss, lead_ce = fixed_draw_losses(method, batch) / before
+    assert loss < 0.5
+    assert lead_ce < 0.6  # the lead is found from content
 
 
 def test_gradients_reach_every_encoder_parameter() -> None:

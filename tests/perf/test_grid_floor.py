@@ -29,7 +29,7 @@ FAST = [
 @pytest.fixture(scope="module")
 def floor() -> Iterator[ModuleType]:
     """The benchmark script, imported as it runs: from its folder on the path (benchmarks/ is
-    not a package; the script imports its siblings grid_flops and machine_rates by name)."""
+    not a package; the script imports its sibling machine_rates by name)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(SCRIPT.parent))
         yield importlib.import_module(SCRIPT.stem)

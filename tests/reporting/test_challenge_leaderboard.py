@@ -61,7 +61,7 @@ def test_challenge_scores_are_averaged_per_entry_and_tabled_beside_auroc(tmp_pat
 
 @pytest.mark.slow
 def test_a_cinc_grid_shows_its_challenge_scores_in_the_leaderboard(
-    toys: Any, tmp_path: Path, isolated_results: Path, cinc_scoring_root: Path
+    toys: Any, tmp_path: Path, isolated_results: Path
 ) -> None:
     tree = tmp_path / "cinc"
     write_labelled_tree(tree, per_prefix=40, seconds=3.0)

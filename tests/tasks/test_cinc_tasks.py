@@ -1,20 +1,24 @@
 """Tasks cinc2020 / cinc2021 / georgia / chapman on a generated CinC tree: classes, equivalences,
-dropped records, and the Challenge score through Task.extra_metrics."""
+dropped records, and the Challenge score through Task.extra_metrics (packaged tables, or an
+override folder's)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bench.data.loading import DATASETS
 from bench.task import TASKS
+from tasks.cinc import SCORING_ENV, packaged_tables_root
 from tests.doubles.cinc_tasks import write_labelled_tree
 
 
 @pytest.fixture(scope="module")
-def cinc_data(tmp_path_factory: pytest.TempPathFactory, cinc_scoring_root: Path):
+def cinc_data(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("cinc")
     written = write_labelled_tree(root / "tree", per_prefix=20, seconds=2.0)
     prepared = DATASETS.get("cinc2021").prepare(root / "tree", 100, root / "cache", jobs=1)
@@ -72,3 +76,27 @@ def test_challenge_score_through_the_task(cinc_data) -> None:
     sinus_only[:, names.index("NSR")] = 1.0
     metrics, _ = task.extra_metrics((labels, noisy), (labels, sinus_only), names)
     assert metrics["challenge_score"] == pytest.approx(0.0)
+
+
+def test_the_score_reads_an_override_folder_and_notes_classes_it_lacks(
+    cinc_data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, _ = cinc_data
+    task = TASKS.get("cinc2021")
+    task_data = task.attach(data)
+    labels, names = task_data.labels, task_data.label_names
+    noisy = np.clip(labels + np.random.default_rng(1).normal(0, 0.4, labels.shape), 0, 1)
+    packaged, _ = task.extra_metrics((labels, noisy), (labels, noisy), names)
+    for table in packaged_tables_root().glob("*.csv"):
+        shutil.copy(table, tmp_path / table.name)
+    monkeypatch.setenv(SCORING_ENV, str(tmp_path))
+    copied, _ = task.extra_metrics((labels, noisy), (labels, noisy), names)
+    assert copied["challenge_score"] == packaged["challenge_score"]
+    weights = pd.read_csv(tmp_path / "cinc2021_weights.csv", index_col=0)
+    af = next(c for c in weights.columns if c.strip() == "164889003")  # AF
+    weights.drop(index=weights.index[list(weights.columns).index(af)], columns=af).to_csv(
+        tmp_path / "cinc2021_weights.csv"
+    )
+    lacking, _ = task.extra_metrics((labels, noisy), (labels, noisy), names)
+    assert lacking["challenge_score"] is None
+    assert "164889003" in lacking["challenge_note"] and SCORING_ENV in lacking["challenge_note"]

@@ -169,7 +169,7 @@ def test_real_subset_matches_an_independent_derivation(ptbxl_root, real_data) ->
 @pytest.mark.data
 def test_real_subset_folds_and_superdiagnostic_counts(ptbxl_root, real_data) -> None:
     if len(real_data.meta) != 1819:
-        pytest.skip("these counts are those of the 1,819-record subset in ../shared/data")
+        pytest.skip("these counts are those of the 1,819-record development subset")
     folds = Counter(real_data.meta["fold"])
     assert sum(folds[f] for f in range(1, 9)) == 1442
     assert (folds[9], folds[10]) == (183, 194)

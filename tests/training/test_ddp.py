@@ -31,6 +31,8 @@ from bench.training.distributed import (
 )
 from bench.training.loop import pretrain
 
+pytestmark = pytest.mark.numeric
+
 WORKER = Path(__file__).with_name("ddp_worker.py")
 TIMEOUT_S = 300
 MASKED_TOLERANCE = 0.15

@@ -18,6 +18,8 @@ from bench.training.loop import pretrain
 from bench.training.state import NonFiniteLossError
 from tests.doubles import jepa as jepa_double
 
+pytestmark = pytest.mark.numeric
+
 # 48 records / batch 8 = 6 steps per epoch; 4 epochs = 24 steps.
 CONFIG = TrainConfig(
     epochs=4, batch_size=8, lr=1e-2, warmup_epochs=1, min_lr=1e-4, grad_clip=1.0,

@@ -42,6 +42,16 @@ def test_parameter_groups_split_decay_from_no_decay() -> None:
     assert id(net.target.weight) not in decay | no_decay  # frozen: left out
 
 
+def test_a_module_can_name_parameters_that_are_decayed_whatever_their_shape() -> None:
+    net = Net()
+    net.decayed_parameters = ("scale",)
+    net.norm.decayed_parameters = ("bias",)
+    decay, no_decay = ({id(p) for p in g["params"]} for g in parameter_groups(net, 0.05))
+    assert {id(net.scale), id(net.norm.bias)} <= decay
+    assert {id(net.norm.weight), id(net.conv.bias)} <= no_decay  # not named: the shape rule
+    assert id(net.batch_norm.bias) in no_decay  # a name counts only for its own module
+
+
 def test_optimizer_needs_trainable_parameters() -> None:
     frozen = nn.Linear(2, 2).requires_grad_(False)
     with pytest.raises(ConfigError, match="no trainable parameters"):

@@ -18,6 +18,8 @@ from bench.training.config import TrainConfig
 from bench.training.loop import pretrain
 from bench.training.streaming import StreamingSampler, crop_sampler, streams
 
+pytestmark = pytest.mark.numeric
+
 CPU = torch.device("cpu")
 CONFIG = TrainConfig(
     epochs=3, batch_size=8, lr=1e-2, warmup_epochs=1, checkpoint_every=4, seed=3, device="cpu"

@@ -5,9 +5,21 @@ Root: the ``training/`` folder or its parent; every ``*.hea`` below it is a reco
 ``training/<source>/g1/...``; 2020: one flat folder per source). A record's source comes from
 its name prefix (A cpsc, Q cpsc-extra, I incart, S ptb, HR ptbxl, E georgia); the JS prefix is
 shared by Chapman-Shaoxing and Ningbo, told apart by their folder (``chapman_shaoxing``,
-``ningbo``) or else reported as ``chapman-ningbo``. Option ``sources``: a comma-separated choice
-(e.g. ``cpsc,georgia,chapman,ningbo``). Option ``dx_tables``: a folder holding the Challenge
-mapping CSVs; codes in none of them are then noted per record (records are kept).
+``ningbo``) or, in a folder that does not say (a flat copy), by the 2021 id ranges: JS00001-
+JS10646 chapman, JS10647-JS45551 ningbo. A JS id outside both is ``chapman-ningbo`` with a note.
+Option ``sources``: a comma-separated choice (e.g. ``cpsc,georgia,chapman,ningbo``). Option
+``dx_tables``: a folder holding the Challenge mapping CSVs; codes in none of them are then noted
+per record (records are kept). Option ``uncalibrated``: ``accept`` reads records with a gain of
+0 (or none) at WFDB's default gain, with a note (default ``refuse``: they are bad records).
+
+The id ranges are a checked assumption: the 2021 Challenge describes the JS tranche so, and its
+counts agree. In the organisers' cinc2021 dx tables, the Chapman_Shaoxing column's rhythm
+labels (one per record: SB 3,889, NSR 1,826, AF 1,780, STach 1,568, SVT 587, AFL 445, ATach
+121, AVNRT 16, AVRT 8, SAAWR 7) add up to 10,247 records. That is the Chapman-Shaoxing count,
+held in the 10,646 ids of its range (the Chapman-Shaoxing database has 10,646 patients; the
+Challenge left 399 out, so the range has gaps). Ningbo's range holds exactly its 34,905
+records, and 10,247 + 34,905 = 45,152 JS records in all. AF (1,780 vs 0) and VPB (294 vs 0)
+occur in Chapman-Shaoxing alone.
 
 No patient ids: every record is its own group for the folds. Aliases (documented assumptions,
 checked by ``bench data overlap``): HRnnnnn is PTB-XL ``ecg_id`` nnnnn, Annnn is CPSC 2018 Annnn.
@@ -28,7 +40,7 @@ from bench.data.layout import RecordInfo, RecordRef, Scan
 from bench.data.leads import LeadMap
 from bench.data.loading import register_dataset
 from bench.data.ragged_source import RaggedSource
-from bench.data.wfdb_layout import WfdbLayout, find_headers
+from bench.data.wfdb_layout import WfdbLayout, find_headers, parse_uncalibrated
 from bench.data.wfdb_records import Header
 from bench.errors import ConfigError, DataError
 
@@ -40,6 +52,8 @@ PREFIX_SOURCES: dict[str, str] = {
 }  # fmt: skip
 JS_FOLDERS: dict[str, str] = {"chapmanshaoxing": "chapman", "ningbo": "ningbo"}
 SHARED_JS = "chapman-ningbo"
+JS_RANGES: dict[str, range] = {"chapman": range(1, 10647), "ningbo": range(10647, 45552)}
+"""The 2021 training set's JS ids of each source (see the module docstring)."""
 NAME_PATTERN = re.compile(r"^([A-Z]+)(\d+)$")
 DX_TABLE_GLOB = "*dx_mapping*.csv"
 
@@ -58,7 +72,8 @@ def record_source(name: str, folders: tuple[str, ...]) -> str | None:
         key = re.sub(r"[^a-z]", "", folder.lower())
         if key in JS_FOLDERS:
             return JS_FOLDERS[key]
-    return SHARED_JS
+    number = int(match[2])
+    return next((source for source, ids in JS_RANGES.items() if number in ids), SHARED_JS)
 
 
 def record_aliases(name: str) -> tuple[str, ...]:
@@ -95,14 +110,18 @@ class CincLayout(WfdbLayout):
 
     dataset = "cinc2021"
 
-    def __init__(self, sources: tuple[str, ...], dx_tables: Path | None) -> None:
+    def __init__(
+        self, sources: tuple[str, ...], dx_tables: Path | None, accept_uncalibrated: bool = False
+    ) -> None:
         self.sources = sources
         self.dx_tables = dx_tables
         self.codes = known_codes(dx_tables) if dx_tables else None
+        self.accept_uncalibrated = accept_uncalibrated
 
     def options(self) -> dict[str, Any]:
-        """The chosen sources and the Dx tables folder."""
-        return {"sources": list(self.sources), "dx_tables": str(self.dx_tables or "")}
+        """The chosen sources, the Dx tables folder and the uncalibrated-record choice."""
+        chosen = {"sources": list(self.sources), "dx_tables": str(self.dx_tables or "")}
+        return {**chosen, **self.calibration_options()}
 
     def tables(self, root: Path) -> list[Path]:
         """The Dx mapping tables, when given."""
@@ -133,6 +152,11 @@ class CincLayout(WfdbLayout):
         unknown = [c for c in codes if self.codes is not None and c not in self.codes]
         if unknown:
             notes.append(f"unknown SNOMED codes {', '.join(unknown)}")
+        if record.source == SHARED_JS:
+            notes.append(
+                "source unknown: a JS id outside the 2021 ranges of chapman (JS00001-JS10646) "
+                "and ningbo (JS10647-JS45551), in a folder that names neither"
+            )
         return RecordInfo(
             rate=header.fs,
             length=header.sig_len,
@@ -159,11 +183,13 @@ class Cinc2021Source(RaggedSource):
 
     name = "cinc2021"
     download_page = "https://physionet.org/content/challenge-2021/1.0.3/"
-    option_names = ("sources", "dx_tables")
+    option_names = ("sources", "dx_tables", "uncalibrated")
 
     def layout(self, root: Path, options: Mapping[str, str]) -> CincLayout:
         """The tree restricted to ``options['sources']``."""
         tables = options.get("dx_tables")
         return CincLayout(
-            parse_sources(options.get("sources", "")), Path(tables) if tables else None
+            parse_sources(options.get("sources", "")),
+            Path(tables) if tables else None,
+            parse_uncalibrated(options.get("uncalibrated")),
         )

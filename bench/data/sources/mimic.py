@@ -32,7 +32,7 @@ from bench.errors import DataError
 
 RECORD_LIST = "record_list.csv"
 RECORD_COLUMNS: tuple[str, ...] = ("subject_id", "study_id", "path")
-FULL_RECORDS = 800_000  # "about 800,000" (DATASETS.md); used only for size projections
+FULL_RECORDS = 800_000  # "about 800,000" (MIMIC-IV-ECG v1.0, PhysioNet); for size projections
 
 
 def read_record_list(root: Path) -> pd.DataFrame:
@@ -89,7 +89,7 @@ class MimicLayout(WfdbLayout):
 
     def read(self, record: RecordRef) -> np.ndarray:
         """The 12 leads in canonical order, NaN samples kept for the quality policy."""
-        header, leads = checked_header(record.path)
+        header, leads, _ = checked_header(record.path)
         return read_signals(record.path, header, leads, allow_nan=True)
 
 

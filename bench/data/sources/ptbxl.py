@@ -14,7 +14,8 @@ folder that is renamed into place; older caches of the same rate are then remove
 Bad records (listed but missing on disk, truncated .dat, NaNs, fewer than 12 or unknown leads,
 a header rate different from its folder, wrong length, unusable CSV row). Policy:
 - ``on_bad_record="error"`` (default): every record is read first, then ONE DataError lists all
-  bad records (ecg_id, file, reason) and suggests ``--skip-bad-records``; nothing is cached.
+  bad records (ecg_id, file, reason) and gives the ``bench data prepare ... --skip-bad-records``
+  command that builds this cache without them; nothing is cached.
 - ``on_bad_record="skip"``: bad records are dropped; their ids and reasons are logged and stored
   under "skipped" in the manifest. Later loads reuse that cache (warning how many were skipped)
   until the source changes.
@@ -38,11 +39,14 @@ import numpy as np
 from bench.data.cache import (
     BadRecord,
     BadRecordPolicy,
+    BadRecordsError,
     Prepared,
     building,
+    is_built,
     package_versions,
     prune_siblings,
     read_manifest,
+    skip_advice,
     source_fingerprint,
     write_json,
 )
@@ -96,28 +100,43 @@ class PTBXLSource(DatasetSource):
         """Reuse or build the cache of ``root`` with ``jobs`` reader processes (see module doc)."""
         start = time.perf_counter()
         root = check_layout(root)
-        native = choose_rate(available_rates(root), rate)
-        spec = RecordSpec(rate=native, length=native * RECORD_SECONDS)
-        try:
-            fingerprint = source_fingerprint(
-                [root / DATABASE_CSV, root / STATEMENTS_CSV],
-                [root / f"records{native}"],
-                {"format": CACHE_FORMAT, "rate": native, "length": spec.length},
-            )
-        except OSError as error:
-            raise DataError(f"PTB-XL under {root} cannot be read: {error}") from None
-        final = cache / "ptbxl" / f"{native}hz-{fingerprint[:16]}"
+        spec, fingerprint, final = locate(root, rate, cache)
         opened = _open_if_valid(final, fingerprint)
         built = opened is None
         if opened is None:
-            _build(root, final, spec, fingerprint, jobs, on_bad_record)
-            prune_siblings(final, f"{native}hz-")
+            try:
+                _build(root, final, spec, fingerprint, jobs, on_bad_record)
+            except BadRecordsError as error:
+                advice = skip_advice(self.name, root, rate, {})
+                raise BadRecordsError(f"{error}\n{advice}") from None
+            prune_siblings(final, f"{spec.rate}hz-")
             opened = open_cache(final)
         data, manifest = opened
         skipped = tuple(BadRecord(**bad) for bad in manifest["skipped"])
         if skipped and not built:
             log.warning("%d bad records were skipped when %s was built", len(skipped), final)
         return Prepared(data, final, built, time.perf_counter() - start, skipped)
+
+    def cache_to_build(self, root: Path | None, rate: int | None, cache: Path) -> Path | None:
+        """The cache folder a load at ``rate`` would build first; None when it is built."""
+        _, fingerprint, final = locate(check_layout(root), rate, cache)
+        return None if is_built(final, fingerprint) else final
+
+
+def locate(root: Path, rate: int | None, cache: Path) -> tuple[RecordSpec, str, Path]:
+    """The record spec (native rate chosen for ``rate``), source fingerprint and cache folder
+    of the PTB-XL layout at ``root`` (DataError when it cannot be read)."""
+    native = choose_rate(available_rates(root), rate)
+    spec = RecordSpec(rate=native, length=native * RECORD_SECONDS)
+    try:
+        fingerprint = source_fingerprint(
+            [root / DATABASE_CSV, root / STATEMENTS_CSV],
+            [root / f"records{native}"],
+            {"format": CACHE_FORMAT, "rate": native, "length": spec.length},
+        )
+    except OSError as error:
+        raise DataError(f"PTB-XL under {root} cannot be read: {error}") from None
+    return spec, fingerprint, cache / "ptbxl" / f"{native}hz-{fingerprint[:16]}"
 
 
 def check_layout(root: Path | None) -> Path:
@@ -217,14 +236,13 @@ def _build(
         ]
         bad.sort(key=lambda b: b.record_id)
         if bad and on_bad_record == "error":
-            raise DataError(
-                bad_records_message(root, bad, len(database))
-                + "\nFix or re-download these records, or pass --skip-bad-records "
-                "(on_bad_record='skip') to drop them; the dropped ids are kept in the manifest."
-            )
+            raise BadRecordsError(bad_records_message(root, bad, len(database)))
         keep = [row for row in range(len(meta)) if row not in outcome.errors]
         if len(keep) == 0:
-            raise DataError(f"no usable PTB-XL records under {root}")
+            raise DataError(
+                f"no usable PTB-XL records under {root}\n"
+                + bad_records_message(root, bad, len(database))
+            )
         if bad:
             log.warning("%s\nskipping them", bad_records_message(root, bad, len(database)))
         if len(keep) < len(meta):

@@ -6,7 +6,9 @@ extension (``site1/rec001``). Signals may be in ``.dat`` files (any WFDB format)
 Option ``labels``: a CSV with one row per record; option ``label_columns``
 (default ``record,labels``) names its record column (the relative name or the bare record name)
 and its labels column (labels separated by commas). A CSV row naming no record is bad; records
-the CSV does not list have no labels. Each record is its own group for the folds.
+the CSV does not list have no labels. Option ``uncalibrated``: ``accept`` reads records whose
+gain is 0 or missing at WFDB's default gain, with a note (default ``refuse``: they are bad
+records). Each record is its own group for the folds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bench.data.layout import RecordInfo, RecordRef, Scan
 from bench.data.leads import LeadMap
 from bench.data.loading import register_dataset
 from bench.data.ragged_source import RaggedSource
-from bench.data.wfdb_layout import WfdbLayout, find_headers
+from bench.data.wfdb_layout import WfdbLayout, find_headers, parse_uncalibrated
 from bench.data.wfdb_records import Header
 from bench.errors import ConfigError, DataError
 
@@ -53,13 +55,17 @@ class FolderLayout(WfdbLayout):
 
     dataset = "wfdb"
 
-    def __init__(self, labels: Path | None, columns: tuple[str, str]) -> None:
+    def __init__(
+        self, labels: Path | None, columns: tuple[str, str], accept_uncalibrated: bool = False
+    ) -> None:
         self.labels = labels
         self.columns = columns
+        self.accept_uncalibrated = accept_uncalibrated
 
     def options(self) -> dict[str, Any]:
-        """The labels file and its columns."""
-        return {"labels": str(self.labels or ""), "columns": list(self.columns)}
+        """The labels file, its columns and the uncalibrated-record choice."""
+        columns = {"labels": str(self.labels or ""), "columns": list(self.columns)}
+        return {**columns, **self.calibration_options()}
 
     def tables(self, root: Path) -> list[Path]:
         """The labels CSV, when given."""
@@ -100,7 +106,7 @@ class WfdbFolderSource(RaggedSource):
     """A user's folder of 12-lead WFDB records, with an optional labels CSV."""
 
     name = "wfdb"
-    option_names = ("labels", "label_columns")
+    option_names = ("labels", "label_columns", "uncalibrated")
 
     def layout(self, root: Path, options: Mapping[str, str]) -> FolderLayout:
         """The folder layout with the labels options."""
@@ -112,4 +118,8 @@ class WfdbFolderSource(RaggedSource):
             raise ConfigError(
                 f"--label-columns needs RECORD,LABELS, got {options['label_columns']!r}"
             )
-        return FolderLayout(labels, (columns[0], columns[1]) if columns else DEFAULT_COLUMNS)
+        return FolderLayout(
+            labels,
+            (columns[0], columns[1]) if columns else DEFAULT_COLUMNS,
+            parse_uncalibrated(options.get("uncalibrated")),
+        )

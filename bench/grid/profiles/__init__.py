@@ -110,7 +110,8 @@ class Profile:
         config_data = deep_merge(section.get("config") or {}, overrides.get("method") or {})
         where = f"profile {self.name}: {method}"
         train = replace(self.train, section.get("train") or {}, where=f"{where}.train")
-        regime = method_class.native_input if self.input == "native" else None
+        native = self.input == "native" or method_class.fixed_input
+        regime = method_class.native_input if native else None
         shared = regime.preprocessing() if regime is not None else self.preprocessing
         preprocessing = replace(shared, overrides.get("preprocessing") or {})
         window_s = overrides.get("window_s", self.window_s if regime is None else regime.window_s)
@@ -136,7 +137,7 @@ class Profile:
                 f"({baseline}[{backbone}]); use random_init[...] or supervised[...]"
             )
         inner = self.resolve(backbone, overrides)
-        if not inner.method.needs_pretraining:
+        if not inner.method.has_own_network():
             raise ConfigError(
                 f"{baseline}[{backbone}]: {backbone!r} is a baseline; name an SSL method"
             )

@@ -18,15 +18,20 @@ one real step or a few windows of each distinct shape, multiplied out:
 
 FLOPs are linear in the batch for these models, so a window's forward is counted on two
 windows and scaled. Not counted (not matrix products): the linear probes' L-BFGS fits (timed
-instead by ``machine_rates.probe_seconds``), the bootstrap CIs, data loading, optimiser updates
+instead by benchmarks/machine_rates.py), the bootstrap CIs, data loading, optimiser updates
 and element-wise work. Noise robustness scoring and segmentation cells are refused.
+
+``train_records`` counts a dataset as if it held that many training records (every split
+scaled by the same factor; the shapes, so the FLOPs of one step or window, are those of the
+loaded data): the counts need only the sizes, so a subset stands for the full dataset.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,20 +41,13 @@ import torch
 from bench.data.ragged import Ragged
 from bench.encoders.base import Encoder
 from bench.errors import ConfigError
-from bench.evaluation.finetune import (
-    Classifier,
-    finetune_optimizer,
-    head_only_logits,
-    head_spec,
-    planned_steps,
-)
-from bench.evaluation.finetune_crops import random_crops, training_records
+from bench.evaluation.finetune import Classifier, head_spec, planned_steps
 from bench.evaluation.finetune_stages import Stage, plan_stages
 from bench.evaluation.fractions import task_fraction_rows, task_validation_rows
-from bench.evaluation.objectives import Objective
 from bench.evaluation.windows import window_starts
 from bench.grid.plan import Cell, Unit
 from bench.grid.workspace import Workspace
+from bench.perf.finetune_step import TrainStep
 from bench.perf.flops import count_flops
 from bench.perf.measure import count_step_flops
 from bench.task import TaskData
@@ -59,7 +57,6 @@ from bench.training.run_files import CHECKPOINT_NAME
 from bench.training.state import seed_everything
 
 COMPONENTS = ("pretraining", "finetune train", "finetune scoring", "linear embedding")
-CPU = torch.device("cpu")
 
 
 @dataclass(frozen=True)
@@ -157,13 +154,27 @@ class GridCounter:
     """Counts a workspace's cells, building each encoder and head as the grid does (untrained:
     FLOPs do not depend on the weights) and memoising per distinct shape."""
 
-    def __init__(self, workspace: Workspace, pretrain_draws: int = 16):
+    def __init__(
+        self,
+        workspace: Workspace,
+        pretrain_draws: int = 16,
+        train_records: Mapping[str, int] | None = None,
+    ):
         self.workspace = workspace
         self.pretrain_draws = pretrain_draws
+        self.train_records = dict(train_records or {})
         self._encoders: dict[str, Encoder] = {}
         self._steps: dict[tuple[str, str, int, str], int] = {}
         self._windows: dict[tuple[str, int], tuple[int, int]] = {}
         self._embed: dict[str, int] = {}
+
+    def scale(self, unit: Unit) -> float:
+        """How many times its records the unit's dataset is counted (``train_records``)."""
+        target = self.train_records.get(unit.dataset)
+        if target is None:
+            return 1.0
+        data = self.workspace.dataset(unit.dataset, unit.setup.preprocessing)
+        return target / len(data.split_indices("train"))
 
     def count(self, cells: Sequence[Cell]) -> GridCount:
         """Every pretraining, fine-tune cell and embedding of ``cells``."""
@@ -269,7 +280,8 @@ class GridCounter:
             with torch.no_grad():
                 per_window = count_flops(lambda: encoder.embed(x)) // 2
             signals = self.workspace.unit_data(unit).signals
-            self._embed[unit.key] = n_windows(signals, window, stride) * per_window
+            windows = n_windows(signals, window, stride) * self.scale(unit)
+            self._embed[unit.key] = round(windows) * per_window
         return self._embed[unit.key]
 
     def pretraining(self, unit: Unit) -> PretrainCount:
@@ -290,26 +302,36 @@ class GridCounter:
                 method, signals, unit.setup.train, Path(folder) / CHECKPOINT_NAME, {}
             )
             draws = tuple(count_step_flops(loop) for _ in range(self.pretrain_draws))
-            return PretrainCount(unit.method, loop.total_steps, draws)
+            steps = loop.total_steps
+            if unit.plan.spec.corpus is None and self.scale(unit) != 1.0:
+                epoch = math.ceil(loop.sampler.steps_per_epoch * self.scale(unit))
+                steps = unit.setup.train.total_steps(epoch)
+            return PretrainCount(unit.method, steps, draws)
 
     def finetune_count(self, cell: Cell) -> FinetuneCount:
         """Steps, FLOPs per step and scoring of one fine-tune cell as ``finetune`` plans it."""
         unit, config = cell.unit, cell.unit.evaluation.finetune
         data, subset, val, test = self.rows(cell)
         _, window, stride = self.windows_shape(unit)
-        batch = min(config.batch_size, len(subset))
-        total = planned_steps(len(subset), batch, config)
-        scale = config.encoder_lr_scale if unit.needs_pretraining else 1.0
-        stages = plan_stages(total, config, scale, unit.finetune_stages)
+        scale = self.scale(unit)
+        labelled = max(1, round(len(subset) * scale))
+        batch = min(config.batch_size, labelled)
+        counted_batch = min(batch, len(subset))  # FLOPs are linear in the batch
+        total = planned_steps(labelled, batch, config)
+        lr_scale = config.encoder_lr_scale if unit.needs_pretraining else 1.0
+        stages = plan_stages(total, config, lr_scale, unit.finetune_stages)
         marks = evaluation_plan(stages, total, config.evaluations)
         full, encoder = self.window_flops(unit, data.labels.shape[1])
-        step_flops = tuple(self.step_flops(cell, data, subset, batch, s.trains) for s in stages)
+        step_flops = tuple(
+            self.step_flops(cell, data, subset, counted_batch, s.trains) * batch // counted_batch
+            for s in stages
+        )
         return FinetuneCount(
             batch=batch,
             stage_steps=tuple(s.steps for s in stages),
             step_flops=step_flops,
-            val_windows=n_windows(data.signals[val], window, stride),
-            test_windows=n_windows(data.signals[test], window, stride),
+            val_windows=round(n_windows(data.signals[val], window, stride) * scale),
+            test_windows=round(n_windows(data.signals[test], window, stride) * scale),
             evaluations=tuple(m for stage in marks for m in stage),
             window_flops=full,
             head_window_flops=full - encoder,
@@ -325,56 +347,3 @@ class GridCounter:
             step = TrainStep(self, cell, data, subset, batch, trains == "all")
             self._steps[key] = count_flops(step.forward_backward)
         return self._steps[key]
-
-
-class TrainStep:
-    """One fine-tune training step of a cell as ``_Run.train_stage`` takes it."""
-
-    def __init__(
-        self,
-        counter: GridCounter,
-        cell: Cell,
-        data: TaskData,
-        subset: np.ndarray,
-        batch: int,
-        train_encoder: bool,
-    ):
-        unit, config = cell.unit, cell.unit.evaluation.finetune
-        self.model = counter.classifier(unit, data.labels.shape[1]).train()
-        self.model.encoder.requires_grad_(train_encoder)
-        if not train_encoder:
-            self.model.encoder.eval()
-        self.train_encoder = train_encoder
-        self.records = training_records(data.signals[subset], CPU)
-        _, self.window, _ = counter.windows_shape(unit)
-        self.labels = torch.as_tensor(data.labels[subset], dtype=torch.float32)
-        huber = config.huber_delta if config.regression_loss == "huber" else None
-        task = cell.task
-        self.objective = Objective.for_task(task.kind, task.main_metric, data.labels[subset], huber)
-        self.batch = batch
-        self.config = config
-        self.generator = torch.Generator().manual_seed(cell.seed)
-        scale = config.encoder_lr_scale if unit.needs_pretraining else 1.0
-        self.optimizer = finetune_optimizer(self.model, config, scale, CPU, None, train_encoder)
-
-    def crops(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The step's (rows, crops), drawn as ``_Run._crops`` draws them."""
-        if isinstance(self.records, torch.Tensor):
-            return random_crops(self.records, self.batch, self.window, self.generator)
-        population = self.records.eligible(self.window)
-        return self.records.random_crops(population, self.batch, self.window, self.generator)
-
-    def forward_backward(self) -> None:
-        """Crops, forward and backward: what the FLOP count of a step covers."""
-        rows, crops = self.crops()
-        self.optimizer.zero_grad(set_to_none=True)
-        model = self.model
-        logits = model(crops) if self.train_encoder else head_only_logits(model, crops)
-        self.objective.loss(logits.float(), self.labels[rows]).backward()
-
-    def __call__(self) -> None:
-        """The whole step: forward, backward, clipping and the AdamW update."""
-        self.forward_backward()
-        if self.config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        self.optimizer.step()
