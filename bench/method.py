@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from bench.registry import Registry
 Protocol = Literal["linear", "finetune", "attentive", "knn"]
 FROZEN_PROTOCOLS: tuple[Protocol, ...] = ("linear", "attentive", "knn")
 """The protocols that read a frozen encoder (no fine-tuning): what a frozen baseline gets."""
-MATCHED = re.compile(r"^(?P<baseline>[A-Za-z0-9_.-]+)\[(?P<backbone>[A-Za-z0-9_.-]+)\]$")
 
 
 @dataclass(frozen=True)
@@ -99,17 +97,6 @@ class MatchedConfig:
 
     backbone: str
     backbone_config: dict[str, Any] = field(default_factory=dict)
-
-
-def matched_name(baseline: str, backbone: str) -> str:
-    """``random_init`` + ``cpc`` -> ``random_init[cpc]``."""
-    return f"{baseline}[{backbone}]"
-
-
-def split_matched(name: str) -> tuple[str, str | None]:
-    """``random_init[cpc]`` -> (``random_init``, ``cpc``); a plain name -> (name, None)."""
-    match = MATCHED.match(name)
-    return (match["baseline"], match["backbone"]) if match else (name, None)
 
 
 @dataclass(frozen=True)

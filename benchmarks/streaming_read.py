@@ -103,8 +103,8 @@ def smoke_steps(corpus: Path, steps: int) -> list[tuple[str, int, int, float, fl
     from bench.perf.measure import PARTS, PerfOptions, plan_cases, run_step
     from bench.perf.measure import measure as perf_measure
     from bench.perf.timing import PartClock
-    from bench.training.checkpoint import CHECKPOINT_NAME
     from bench.training.loop import TrainingLoop
+    from bench.training.run_files import CHECKPOINT_NAME
     from bench.training.state import seed_everything
 
     torch.set_num_threads(1)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from bench.evaluation.fractions import DEFAULT_FRACTIONS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -67,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
 def format_report(report: pd.DataFrame) -> pd.DataFrame:
     """The report transposed for reading: one column per fraction, one row per quantity."""
+    import pandas as pd
+
     columns = {}
     for _, row in report.iterrows():
         values = [f"{row['realised']:.4f}"] + [f"{int(v)}" for v in row.iloc[2:]]

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.grid.plan import METHOD_GROUPS, group_members
-from bench.method import METHODS, Method, matched_name
+from bench.grid.method_groups import METHOD_GROUPS, group_members
+from bench.method import METHODS, Method
+from bench.method_names import matched_name
 from bench.task import TaskKind
 
 ALL_KINDS: tuple[str, ...] = TaskKind.__args__  # type: ignore[attr-defined]

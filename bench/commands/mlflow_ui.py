@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the links, then become ``mlflow ui`` until interrupted (or print the command)."""
     from bench.paths import results_dir
     from bench.tracking.naming import TABLE_COLUMNS, experiment_link
-    from bench.tracking.store import ARTIFACTS_DIR, tracking_uri
+    from bench.tracking.store import ARTIFACTS_DIR
+    from bench.tracking.uri import tracking_uri
 
     results = results_dir(args.results)
     uri = tracking_uri(args.tracking_uri, results)

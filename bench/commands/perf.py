@@ -24,8 +24,8 @@ examples:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Register ``bench perf``."""
-    from bench.perf.report import COLUMN_HELP
-    from bench.training.compile import CUDA_GRAPHS
+    from bench.perf.columns import COLUMN_HELP
+    from bench.training.choices import CUDA_GRAPHS, DEVICES, PRECISIONS
 
     parser = commands.add_parser(
         "perf",
@@ -54,10 +54,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, help="crops per step (default: the profile's)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument(
         "--precision",
-        choices=["auto", "fp32", "bf16"],
+        choices=PRECISIONS,
         default="auto",
         help="autocast: auto = bf16 on CUDA, fp32 on CPU",
     )

@@ -73,16 +73,18 @@ def page_links(
     groups: Collection[str] | None = None,
     tracker: Any = None,
 ) -> Any:
-    """The MLflow UI links of the runs behind the page; None when the store is unreachable."""
-    from bench.grid.results import load_results
-    from bench.reporting.links import PageLinks
-    from bench.tracking.grid_run import run_links, ui_url_for
-    from bench.tracking.store import DB_NAME, tracking_uri
-    from bench.tracking.sync import Tracker, TrackingError
+    """The MLflow UI links of the runs behind the page; None when the store is unreachable.
+    MLflow is imported only once there is a store to read."""
+    from bench.tracking.uri import DB_NAME, tracking_uri
 
     default = tracking_uri(uri, results) == _default_store(results, DB_NAME)
     if tracker is None and default and not (results / DB_NAME).is_file():
         return None  # nothing was tracked: do not create an empty store
+    from bench.grid.results import load_results
+    from bench.reporting.links import PageLinks
+    from bench.tracking.grid_run import run_links, ui_url_for
+    from bench.tracking.sync import Tracker, TrackingError
+
     try:
         tracker = tracker or Tracker(uri, results)
         if groups is None:

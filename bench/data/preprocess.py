@@ -1,4 +1,8 @@
-"""Preprocessing as explicit, recorded options applied to a whole SignalSet at once."""
+"""Preprocessing as explicit, recorded options applied to a whole SignalSet at once.
+
+scipy.signal (over a second to import) is imported by the filters that use it, so the
+method and task contracts, which name ``Preprocessing``, load without it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from scipy import signal as sps
 
 from bench.config import check_range, to_dict
 from bench.data.ragged import Ragged
@@ -167,6 +170,8 @@ def _ragged_lead_stats(signals: Ragged, rows: np.ndarray) -> tuple[np.ndarray, n
 
 def bandpass(signals: np.ndarray, rate: float, band: tuple[float, float], order: int) -> np.ndarray:
     """Zero-phase Butterworth band-pass along the last axis; a low edge of 0 gives a low-pass."""
+    from scipy import signal as sps
+
     nyquist = rate / 2
     low, high = band
     if high >= nyquist:
@@ -180,6 +185,8 @@ def bandpass(signals: np.ndarray, rate: float, band: tuple[float, float], order:
 
 def resample(signals: np.ndarray, rate: int, target: int, method: str) -> np.ndarray:
     """Resample along the last axis from ``rate`` to ``target`` Hz."""
+    from scipy import signal as sps
+
     if method == "fft":
         length = round(signals.shape[-1] * target / rate)
         return sps.resample(signals, length, axis=-1).astype(np.float32)
@@ -208,6 +215,8 @@ def poly_filter(up: int, down: int, dtype: str) -> np.ndarray:
     """The low-pass FIR filter ``scipy.signal.resample_poly`` designs by default for ``up`` /
     ``down`` (Kaiser window, beta 5, 10 taps per phase), designed once instead of per call;
     the results are the same to the bit. Read-only: resample_poly copies it."""
+    from scipy import signal as sps
+
     max_rate = max(up, down)
     taps = sps.firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
     taps = taps.astype(np.dtype(dtype))

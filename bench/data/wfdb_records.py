@@ -4,7 +4,9 @@ Headers are parsed with wfdb's own header grammar (``wfdb.io.header``; ``wfdb.rd
 about 4 ms per file in pandas look-ups, most of a cold prepare). Signals stored in format 16 in
 one file (PTB-XL's layout) are read straight from the .dat with numpy; any other layout goes
 through ``wfdb.rdrecord``. Both give wfdb's physical values, ``(digital - baseline) / gain``,
-then converted to mV from the header's units.
+then converted to mV from the header's units. wfdb is imported where a file is read, so the
+record types and ``RecordError`` load without it (a synthetic-only run, e.g. on a GPU machine
+without wfdb, never reads a WFDB file).
 
 Units and gains (policy): units mV, uV / µV and V (any case; none given means mV, as in WFDB)
 are converted to mV, any other unit makes the record bad. A gain of 0 marks a signal as
@@ -20,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import wfdb
-from wfdb.io.header import parse_header_content, rx_record, rx_signal
 
 from bench.data.signals import CANONICAL_LEADS
 
@@ -86,6 +86,8 @@ class Header:
 
 def read_header(path: Path) -> Header:
     """Parse ``path`` + '.hea'; RecordError if it is missing or not a single-segment header."""
+    from wfdb.io.header import parse_header_content, rx_record, rx_signal
+
     header_file = path.with_name(path.name + ".hea")
     try:
         raw = header_file.read_bytes()
@@ -231,6 +233,8 @@ def read_format16(data_file: Path, header: Header, order: list[int]) -> np.ndarr
 
 
 def _read_with_wfdb(path: Path, order: list[int], length: int) -> np.ndarray:
+    import wfdb
+
     try:
         record = wfdb.rdrecord(str(path), physical=True)
     except (ValueError, IndexError, TypeError) as error:  # wfdb's errors for damaged files

@@ -2,11 +2,12 @@
 rate and length, whose samples sit in ``.dat`` files or in a Challenge ``.mat`` file.
 
 A Challenge ``.mat`` is a MATLAB v4 file with one int16 variable ``val`` [signals, samples];
-it is read with scipy and checked against its header (same signals, same length). Plain
-format-16 ``.dat`` files are read with numpy; anything else, a record whose signals are spread
-over several files (PTB's 12 leads in ``.dat`` and vx, vy, vz in ``.xyz``) included, through
-``wfdb.rdrecord``, which reads the files of the 12 leads. Values are ``(digital - baseline) /
-gain``, converted to mV from the header's units (``bench.data.wfdb_records``).
+it is read with scipy (imported there, as wfdb is) and checked against its header (same
+signals, same length). Plain format-16 ``.dat`` files are read with numpy; anything else, a
+record whose signals are spread over several files (PTB's 12 leads in ``.dat`` and vx, vy, vz
+in ``.xyz``) included, through ``wfdb.rdrecord``, which reads the files of the 12 leads. Values
+are ``(digital - baseline) / gain``, converted to mV from the header's units
+(``bench.data.wfdb_records``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from bench.data.leads import LeadMap
 from bench.data.wfdb_records import Header, RecordError, read_format16, unit_scales
@@ -70,6 +70,8 @@ def _check_format16_size(data_file: Path, header: Header) -> None:
 
 
 def _read_mat(data_file: Path, header: Header, order: list[int]) -> np.ndarray:
+    import scipy.io
+
     try:
         content = scipy.io.loadmat(str(data_file))
     except (ValueError, TypeError, NotImplementedError) as error:

@@ -12,7 +12,7 @@ from bench.evaluation.knn import KnnConfig
 from bench.evaluation.probe import LinearProbeConfig
 from bench.evaluation.robustness import NoiseConfig
 from bench.evaluation.segmentation import SegmentationConfig
-from bench.training.config import DeviceChoice, Precision
+from bench.training.choices import DeviceChoice, Precision
 
 
 @dataclass(frozen=True)

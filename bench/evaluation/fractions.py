@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from bench.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from bench.task import TaskData
 
 DEFAULT_FRACTIONS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.5, 1.0)
@@ -118,7 +119,13 @@ def fraction_report(
     label_names: Sequence[str] | None = None,
     chunks: int = DEFAULT_CHUNKS,
 ) -> pd.DataFrame:
-    """Per fraction: target and realised fraction, records, patients and positives per class."""
+    """Per fraction: target and realised fraction, records, patients and positives per class.
+
+    pandas is imported here, for this table only, so that ``bench --help`` (which shows
+    ``DEFAULT_FRACTIONS``) does not load it.
+    """
+    import pandas as pd
+
     checked = [check_fraction(f, "fractions") for f in fractions]
     names = (
         list(label_names) if label_names is not None else [str(i) for i in range(labels.shape[1])]

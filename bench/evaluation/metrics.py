@@ -18,6 +18,9 @@ Conventions (y_true [N, C] in {0, 1}, y_score [N, C] any real scores):
   resamples leaving an evaluated class without positives or negatives are redrawn, and
   ``ci["n_redrawn"]`` says how many were (``ci["n_partial"]``: resamples scored without a class
   where nearly all miss one, see ``bench.evaluation.bootstrap.valid_resamples``).
+
+scikit-learn (seconds to import) is imported by the functions that score with it, so a task
+plugin naming these helpers (``bench list tasks``) loads without it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from bench.errors import BenchError
 from bench.evaluation.bootstrap import (
@@ -61,16 +63,22 @@ def valid_classes(y_true: np.ndarray) -> np.ndarray:
 
 def per_class_auroc(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
     """AUROC of each class [C]; NaN for the classes that ``valid_classes`` excludes."""
+    from sklearn.metrics import roc_auc_score
+
     return _per_class(roc_auc_score, *_checked(y_true, y_score))
 
 
 def per_class_auprc(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
     """Average precision of each class [C]; NaN for the excluded classes."""
+    from sklearn.metrics import average_precision_score
+
     return _per_class(average_precision_score, *_checked(y_true, y_score))
 
 
 def macro_auroc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """sklearn macro AUROC over the valid classes; MetricError when no class is valid."""
+    from sklearn.metrics import roc_auc_score
+
     y_true, y_score = _checked(y_true, y_score)
     valid = _require_valid(y_true)
     return float(roc_auc_score(y_true[:, valid], y_score[:, valid], average="macro"))
@@ -78,6 +86,8 @@ def macro_auroc(y_true: np.ndarray, y_score: np.ndarray) -> float:
 
 def macro_auprc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """Mean average precision over the valid classes; MetricError when no class is valid."""
+    from sklearn.metrics import average_precision_score
+
     y_true, y_score = _checked(y_true, y_score)
     valid = _require_valid(y_true)
     return float(average_precision_score(y_true[:, valid], y_score[:, valid], average="macro"))
@@ -107,6 +117,8 @@ def f1_thresholds(val_true: np.ndarray, val_score: np.ndarray) -> np.ndarray:
 
 def per_class_f1(y_true: np.ndarray, y_score: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """F1 of each class [C] at fixed ``thresholds``; NaN for the excluded classes."""
+    from sklearn.metrics import f1_score
+
     y_true, y_score = _checked(y_true, y_score)
     if np.shape(thresholds) != (y_true.shape[1],):
         raise MetricError(f"expected {y_true.shape[1]} thresholds, got {np.shape(thresholds)}")

@@ -29,7 +29,7 @@ from bench.grid.claims import key_lease
 from bench.grid.leases import SUFFIX, lease_folder, list_leases, read_lease, stale_reason
 from bench.grid.result_state import result_state, settle_corrupt
 from bench.grid.results import RUNS_DIR
-from bench.training.checkpoint import CHECKPOINT_NAME, read_checkpoint
+from bench.training.run_files import CHECKPOINT_NAME
 
 State = Literal["sound", "corrupt", "orphaned", "stale", "moved aside"]
 STATES: tuple[State, ...] = ("sound", "corrupt", "orphaned", "stale", "moved aside")
@@ -103,11 +103,19 @@ def _checkpoints(results: Path) -> list[Finding]:
             continue
         try:
             if not verify_checked(path):
-                read_checkpoint(path)
+                _load_unsealed(path)
             findings.append(Finding("sound", "checkpoint", path))
         except DataError as error:
             findings.append(Finding("corrupt", "checkpoint", path, str(error)))
     return findings
+
+
+def _load_unsealed(path: Path) -> None:
+    """Load a checkpoint that has no checksum file (DataError if unusable); torch is imported
+    here, so a check of sealed checkpoints does without it."""
+    from bench.training.checkpoint import read_checkpoint
+
+    read_checkpoint(path)
 
 
 def _embeddings(cache: Path) -> list[Finding]:

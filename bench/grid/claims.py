@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 from bench.grid.leases import POLL_S, Holder
-from bench.grid.plan import Cell
 from bench.grid.results import result_paths
 from bench.paths import results_dir
+
+if TYPE_CHECKING:
+    from bench.grid.plan import Cell
 
 Signature = tuple[int, int, int] | None
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from bench.data.corpus import parse_corpus
 from bench.data.loading import DATASETS, resolve_root
-from bench.grid.plan import RunConfig, expand_methods, task_list
+from bench.grid.method_groups import expand_methods
+from bench.grid.plan import RunConfig, task_list
 from bench.grid.profiles import Profile
 from bench.paths import cache_dir
 

@@ -15,12 +15,12 @@ from bench.grid.cell_noise import check_noise_inputs
 from bench.grid.claims import CellClaims
 from bench.grid.fold_check import empty_fold_problem
 from bench.grid.leases import Holder
+from bench.grid.method_groups import expand_methods
 from bench.grid.plan import (
     Cell,
     RunConfig,
     Unit,
     eval_key,
-    expand_methods,
     resolved_profile,
     task_list,
 )

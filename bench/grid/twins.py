@@ -18,7 +18,8 @@ import torch
 from bench.encoders.base import Encoder
 from bench.grid.plan import Unit
 from bench.grid.workspace import Workspace
-from bench.method import METHODS, matched_name, split_matched
+from bench.method import METHODS
+from bench.method_names import matched_name, split_matched
 from bench.training.planning import input_spec_for
 from bench.training.state import capture_rng, restore_rng, seed_everything
 

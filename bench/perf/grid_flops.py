@@ -51,9 +51,9 @@ from bench.perf.finetune_step import TrainStep
 from bench.perf.flops import count_flops
 from bench.perf.measure import count_step_flops
 from bench.task import TaskData
-from bench.training.checkpoint import CHECKPOINT_NAME
 from bench.training.loop import TrainingLoop
 from bench.training.planning import input_spec_for
+from bench.training.run_files import CHECKPOINT_NAME
 from bench.training.state import seed_everything
 
 COMPONENTS = ("pretraining", "finetune train", "finetune scoring", "linear embedding")

@@ -35,10 +35,11 @@ from bench.method import METHODS
 from bench.perf.flops import count_flops, device_peak_tflops, model_flop_utilisation
 from bench.perf.matmul_peak import cached_matmul_tflops
 from bench.perf.timing import PartClock, PeakMemory
-from bench.training.checkpoint import CHECKPOINT_NAME
-from bench.training.compile import CompileClock, CudaGraphs
-from bench.training.config import DeviceChoice, Precision, TrainConfig, resolve_device
+from bench.training.choices import CudaGraphs, DeviceChoice, Precision
+from bench.training.compile import CompileClock
+from bench.training.config import TrainConfig, resolve_device
 from bench.training.loop import Objective, TrainingLoop
+from bench.training.run_files import CHECKPOINT_NAME
 from bench.training.spec import PretrainSetup
 from bench.training.state import seed_everything
 

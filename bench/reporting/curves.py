@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from bench.atomic import atomic_write
 from bench.errors import DataError
-from bench.training.loop import HISTORY_NAME
+from bench.training.run_files import HISTORY_NAME
 
 DPI = 120
 

@@ -21,7 +21,7 @@ from typing import Any
 import bench
 from bench.atomic import atomic_write
 from bench.grid.results import result_paths
-from bench.training.loop import HISTORY_NAME
+from bench.training.run_files import HISTORY_NAME
 
 STAMP_NAME = "outputs.json"
 OUTPUT_DIRS = ("leaderboards", "figures", "report")

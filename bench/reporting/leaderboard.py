@@ -55,7 +55,7 @@ from bench.evaluation.significance import (
     paired_hierarchical_test,
 )
 from bench.grid.results import CellResult, load_results
-from bench.method import matched_name, split_matched
+from bench.method_names import matched_name, split_matched
 from bench.reporting.cell_scores import ScoreChoice, TableMetric
 from bench.reporting.challenge_rows import challenge_entry
 from bench.reporting.corpus_rows import base_method, row_name

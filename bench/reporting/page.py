@@ -29,7 +29,7 @@ from bench.reporting.leaderboard import LeaderboardOptions, leaderboard_frame
 from bench.reporting.links import PageLinks
 from bench.reporting.paper import paper_tables, row_label
 from bench.reporting.summary import summary_frame, summary_note, summary_tables
-from bench.training.loop import HISTORY_NAME
+from bench.training.run_files import HISTORY_NAME
 
 REPORT_DIR = "report"
 PAGE_NAME = "index.html"

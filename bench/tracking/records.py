@@ -34,8 +34,8 @@ import torch
 from bench.evaluation.sample import ScoredSample, too_small_to_test
 from bench.grid.results import CellResult, ResultFileError, result_paths
 from bench.tracking.naming import cell_run_name
-from bench.training.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_NAME, CheckpointError
-from bench.training.loop import HISTORY_NAME
+from bench.training.checkpoint import CHECKPOINT_FORMAT, CheckpointError
+from bench.training.run_files import CHECKPOINT_NAME, HISTORY_NAME
 
 PARAM_VALUE_LIMIT = 6000  # MLflow's longest param value, in characters
 TAG_VALUE_LIMIT = 8000  # MLflow's longest tag value

@@ -18,14 +18,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 
 from bench.errors import BenchError
-from bench.paths import results_dir
 from bench.schema_race import retry_schema_race
+from bench.tracking.uri import URI_ENV
 
-URI_ENV = "BENCH_MLFLOW_URI"
-MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
 PREFIX_ENV = "BENCH_MLFLOW_EXPERIMENT_PREFIX"
 EXPERIMENT_PREFIX = "ecg-ssl-bench"
-DB_NAME = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 REMOTE_SCHEMES = ("http", "https", "databricks")  # the server decides where artifacts go
 _MAX_PARAMS, _MAX_TAGS, _MAX_ENTITIES = 100, 100, 1000  # MLflow's limits per log_batch
@@ -33,15 +30,6 @@ _MAX_PARAMS, _MAX_TAGS, _MAX_ENTITIES = 100, 100, 1000  # MLflow's limits per lo
 
 class TrackingError(BenchError):
     """The MLflow tracking store is unreachable or refused a request."""
-
-
-def tracking_uri(override: str | None = None, results: str | Path | None = None) -> str:
-    """``override``, else $BENCH_MLFLOW_URI, else $MLFLOW_TRACKING_URI, else the SQLite file
-    ``mlflow.db`` under the results folder (as an absolute path)."""
-    chosen = override or os.environ.get(URI_ENV) or os.environ.get(MLFLOW_URI_ENV)
-    if chosen:
-        return chosen
-    return f"sqlite:///{(results_dir(results) / DB_NAME).resolve()}"
 
 
 def experiment_name(task_group: str, prefix: str | None = None) -> str:

@@ -57,8 +57,8 @@ from bench.tracking.store import (
     TrackingError,
     experiment_name,
     is_logging_rank,
-    tracking_uri,
 )
+from bench.tracking.uri import tracking_uri
 
 __all__ = [
     "CellLog",

@@ -47,7 +47,6 @@ from bench.encoders.base import Encoder, InputSpec
 from bench.errors import CorruptFileError, DataError, UnknownNameError
 from bench.method import METHODS, Method
 
-CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "ecg-ssl-bench/pretrain-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS: tuple[str, ...] = ("method", "method_config", "input_spec", "model")

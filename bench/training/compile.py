@@ -24,16 +24,12 @@ Recording a graph compiles no dynamo frame: its time stays in the step time, not
 from __future__ import annotations
 
 import logging
-from typing import Literal, get_args
 
 import torch
 from torch import nn
 
 from bench.errors import ConfigError
-
-CudaGraphs = Literal["auto", "always", "never"]
-CUDA_GRAPHS: tuple[str, ...] = get_args(CudaGraphs)
-"""``train.cuda_graphs`` values (not "on"/"off": YAML reads those as booleans)."""
+from bench.training.choices import CudaGraphs
 
 log = logging.getLogger(__name__)
 

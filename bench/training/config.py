@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 
@@ -11,10 +11,7 @@ from bench.config import check_range, to_dict
 from bench.encoders.cropa_path import ATTENTION_PATHS, AttentionPath
 from bench.encoders.onednn_linear import LINEAR_BACKENDS, LinearBackend
 from bench.errors import ConfigError
-from bench.training.compile import CUDA_GRAPHS, CudaGraphs
-
-Precision = Literal["auto", "fp32", "bf16"]
-DeviceChoice = Literal["auto", "cpu", "cuda"]
+from bench.training.choices import CUDA_GRAPHS, CudaGraphs, DeviceChoice, Precision
 
 
 @dataclass(frozen=True)

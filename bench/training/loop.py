@@ -27,7 +27,7 @@ from bench.encoders.onednn_linear import set_linear_backend
 from bench.encoders.patch_transformer import set_attention_path
 from bench.errors import ConfigError
 from bench.method import Method, loss_scalars
-from bench.training.checkpoint import CHECKPOINT_NAME, method_header, save_checkpoint
+from bench.training.checkpoint import method_header, save_checkpoint
 from bench.training.checks import check_records, check_same_run, read_shared_checkpoint
 from bench.training.collapse import collapse_summary
 from bench.training.compile import CompileClock, prepare_objective
@@ -45,6 +45,7 @@ from bench.training.distributed import (
 )
 from bench.training.optim import WarmupCosine, build_optimizer, set_lr
 from bench.training.result import PretrainResult, result_from_checkpoint
+from bench.training.run_files import CHECKPOINT_NAME, HISTORY_NAME
 from bench.training.state import (
     History,
     InterruptGuard,
@@ -57,9 +58,7 @@ from bench.training.streaming import crop_sampler
 
 log = logging.getLogger(__name__)
 
-HISTORY_NAME = "history.csv"
-
-__all__ = ["HISTORY_NAME", "TrainConfig", "pretrain"]
+__all__ = ["TrainConfig", "pretrain"]
 
 
 class Objective(nn.Module):

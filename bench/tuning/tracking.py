@@ -4,7 +4,7 @@ runner's experiment), a nested child run per trial with its configuration and va
 Runs are told apart from the runner's by the tag ``run_kind`` ("study" / "trial"); params use
 the runner's names (``train.lr``, ``method.<field>``, ``evaluation.linear.c_grid``), so the
 MLflow compare view lines trials up with grid cells. The store is the runner's (see
-``bench.tracking.store.tracking_uri``).
+``bench.tracking.uri.tracking_uri``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from bench.grid.plan import Cell
 from bench.grid.profiles import Profile
 from bench.paths import results_dir
 from bench.tracking.records import RUN_KIND_TAG, flatten_params, safe_name
-from bench.tracking.store import ARTIFACTS_DIR, Store, experiment_name, tracking_uri
+from bench.tracking.store import ARTIFACTS_DIR, Store, experiment_name
+from bench.tracking.uri import tracking_uri
 
 VALUE_METRIC = "val_macro_auroc"
 BEST_METRIC = "best_val_macro_auroc"

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bench.checkpoints.weights import sha256
-from bench.grid.plan import expand_methods, load_run_config
+from bench.grid.method_groups import expand_methods
+from bench.grid.plan import load_run_config
 from bench.grid.results import load_results
 from bench.grid.runner import plan_grid, run_grid, workspace_for
 from bench.reporting.formats import to_markdown

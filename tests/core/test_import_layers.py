@@ -3,7 +3,7 @@
 The layers, bottom to top (README, "Architecture"):
 
     ground floor     bench (package: __version__), config, registry, errors, paths, hashing,
-                     atomic, schema_race
+                     atomic, schema_race, method_names
     data, encoders   bench.data, bench.encoders (siblings: neither imports the other)
     contracts        bench.method, bench.task (siblings)
     checkpoints      bench.checkpoints (published models on the method contract)
@@ -29,7 +29,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("bench", "bench.config", "bench.registry", "bench.errors", "bench.paths", "bench.hashing",
-     "bench.atomic", "bench.schema_race"),
+     "bench.atomic", "bench.schema_race", "bench.method_names"),
     ("bench.data", "bench.encoders"),
     ("bench.method", "bench.task"),
     ("bench.checkpoints",),

@@ -152,6 +152,7 @@ def test_every_block_calls_sdpa_with_the_boolean_mask(monkeypatch: pytest.Monkey
 
 
 @pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_bf16_cropa_runs_on_the_memory_efficient_kernel() -> None:
     from torch.nn.attention import SDPBackend, sdpa_kernel
 

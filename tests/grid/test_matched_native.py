@@ -11,7 +11,8 @@ import pytest
 
 from bench.data.preprocess import Preprocessing
 from bench.errors import ConfigError
-from bench.grid.plan import Unit, expand_methods, load_run_config
+from bench.grid.method_groups import expand_methods
+from bench.grid.plan import Unit, load_run_config
 from bench.grid.profiles import load_profile
 from bench.grid.protocols import finetune_document
 from bench.grid.runner import plan_grid, run_grid, workspace_for

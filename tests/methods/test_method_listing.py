@@ -6,7 +6,7 @@ import pytest
 
 from bench.cli import main
 from bench.commands.method_listing import method_rows
-from bench.grid.plan import expand_methods, group_members
+from bench.grid.method_groups import expand_methods, group_members
 from bench.method import METHODS
 
 
@@ -40,6 +40,6 @@ def test_printed_listing(capsys: pytest.CaptureFixture[str]) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["name", "kind", "pretrains"]
     fields = {line.split()[0]: line.split()[1:6] for line in lines[1:]}
-    assert fields["random_init[cpc]"] == ["matched", "no", "linear", "all", "all"]
+    assert fields["random_init[cpc]"] == ["matched", "no", "linear,attentive,knn", "all", "all"]
     assert fields["supervised_unet1d"][3] == "segmentation"
     assert fields["cpc"][:2] == ["SSL", "yes"]

@@ -14,7 +14,8 @@ from bench.config import from_dict
 from bench.encoders.base import InputSpec
 from bench.errors import ConfigError
 from bench.training import compile as compile_module
-from bench.training.compile import CUDA_GRAPHS, compile_objective, use_cuda_graphs
+from bench.training.choices import CUDA_GRAPHS
+from bench.training.compile import compile_objective, use_cuda_graphs
 from bench.training.config import TrainConfig
 from bench.training.loop import Objective, TrainingLoop, pretrain
 from bench.training.state import seed_everything

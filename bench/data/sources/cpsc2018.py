@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.io
 
 from bench.data.header_comments import parse_age, parse_sex
 from bench.data.layout import Layout, RecordInfo, RecordRef, Scan
@@ -106,6 +105,8 @@ class OriginalLayout(Layout):
 
 
 def _load_struct(path: Path) -> object:
+    import scipy.io  # here, not at import: listing tasks loads this module
+
     try:
         content = scipy.io.loadmat(str(path), squeeze_me=True, struct_as_record=False)
     except (OSError, ValueError, TypeError, NotImplementedError) as error:

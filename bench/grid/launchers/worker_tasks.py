@@ -33,7 +33,7 @@ from bench.method import Protocol
 from bench.paths import CACHE_ENV, RESULTS_ENV, cache_dir, dataset_root_env, results_dir
 from bench.task import TASKS
 from bench.task.files import TASKS_PATH_ENV, is_task_file
-from bench.training.checkpoint import CHECKPOINT_NAME
+from bench.training.run_files import CHECKPOINT_NAME
 
 
 class WorkerMismatchError(BenchError):

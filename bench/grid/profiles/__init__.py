@@ -40,7 +40,8 @@ from bench.config import check_range, deep_merge, from_dict, replace, to_dict
 from bench.data.preprocess import Preprocessing
 from bench.errors import ConfigError
 from bench.evaluation.config import EvaluationConfig
-from bench.method import METHODS, MatchedConfig, split_matched
+from bench.method import METHODS, MatchedConfig
+from bench.method_names import split_matched
 from bench.training.config import TrainConfig
 from bench.training.spec import PretrainSetup
 
