@@ -29,8 +29,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bench.config import check_range
-from bench.encoders.base import Encoder, InputSpec
+from bench.encoders.base import InputSpec
 from bench.errors import ConfigError
+from methods.checkpoints.time_map import TimeMapEncoder
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class Net1DBlock(nn.Module):
         return out + shortcut
 
 
-class Net1D(Encoder):
+class Net1D(TimeMapEncoder):
     """ECGFounder's Net1D without its classifier: embed = mean over time of the last stage."""
 
     config_class: ClassVar[type[Net1DConfig]] = Net1DConfig
@@ -167,14 +168,6 @@ class Net1D(Encoder):
                 f"got {tuple(x.shape)}"
             )
         return self.stages(F.silu(self.stem(x)))
-
-    def embed(self, x: Tensor) -> Tensor:
-        """Mean over time of the last stage: [B, filters[-1]]."""
-        return self.feature_map(x).mean(-1)
-
-    def features(self, x: Tensor) -> Tensor:
-        """The last stage's map, time first."""
-        return self.feature_map(x).transpose(1, 2)
 
     @property
     def feature_stride(self) -> int:

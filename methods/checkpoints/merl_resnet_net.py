@@ -21,8 +21,9 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from bench.config import check_range
-from bench.encoders.base import Encoder, InputSpec
+from bench.encoders.base import InputSpec
 from bench.errors import ConfigError
+from methods.checkpoints.time_map import TimeMapEncoder
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class BasicBlock1d(nn.Module):
         return self.act(out + self.shortcut(x))
 
 
-class MerlResNet1d(Encoder):
+class MerlResNet1d(TimeMapEncoder):
     """MERL's ResNet-1D without its classifier: embed = average over time of the last stage."""
 
     config_class: ClassVar[type[ResNet1dConfig]] = ResNet1dConfig
@@ -113,14 +114,6 @@ class MerlResNet1d(Encoder):
                 f"got {tuple(x.shape)}"
             )
         return self.stages(self.stem(x))
-
-    def embed(self, x: Tensor) -> Tensor:
-        """Average over time of the last stage: [B, widths[-1]]."""
-        return self.feature_map(x).mean(-1)
-
-    def features(self, x: Tensor) -> Tensor:
-        """The last stage's map, time first."""
-        return self.feature_map(x).transpose(1, 2)
 
     @property
     def feature_stride(self) -> int:
