@@ -28,10 +28,8 @@ from bench.atomic import atomic_write
 from bench.errors import DataError
 from bench.grid.results import load_results, results_frame
 from bench.reporting.corpus_rows import row_name
-from bench.reporting.formats import PROTOCOL_NAMES, fraction_label, protocol_rank
+from bench.reporting.formats import METRIC_LABELS, PROTOCOL_NAMES, fraction_label, protocol_rank
 from bench.reporting.leaderboard import BASELINES
-
-METRIC_LABELS = {"macro_auroc": "macro AUROC", "mae": "MAE", "rmse": "RMSE", "r2": "R²"}
 
 DPI = 200
 KNOWN_COLOURS = {

@@ -19,6 +19,7 @@ from bench.reporting.sample_rows import (
     with_mark,
 )
 
+METRIC_LABELS = {"macro_auroc": "macro AUROC", "mae": "MAE", "rmse": "RMSE", "r2": "R²"}
 PROTOCOL_NAMES = {
     "linear": "linear probe",
     "finetune": "fine-tuning",

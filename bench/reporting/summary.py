@@ -25,8 +25,13 @@ from bench.evaluation.bootstrap import bootstrap_indices, percentile_ci
 from bench.grid.results import CellResult, load_predictions, load_results
 from bench.reporting.cell_scores import ScoreChoice
 from bench.reporting.corpus_rows import row_name
-from bench.reporting.figures import METRIC_LABELS
-from bench.reporting.formats import PROTOCOL_NAMES, budget_label, latex_escape, protocol_rank
+from bench.reporting.formats import (
+    METRIC_LABELS,
+    PROTOCOL_NAMES,
+    budget_label,
+    latex_escape,
+    protocol_rank,
+)
 from bench.reporting.paper import row_label
 from bench.task import METRIC_DIRECTIONS
 
