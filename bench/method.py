@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from bench.data.preprocess import Preprocessing
 from bench.encoders.base import Encoder, InputSpec
+from bench.errors import ConfigError
 from bench.registry import Registry
 
 Protocol = Literal["linear", "finetune"]
@@ -140,6 +141,9 @@ class Method(nn.Module, ABC):
     plans no cell of another kind for it (None: every kind). ``pretrained``: its encoder
     arrives pretrained without the loop (a published checkpoint, ``bench.checkpoints``);
     ``fixed_input``: it gets its ``native_input`` under every profile, not only ``native``.
+    ``group``: the ``--methods`` group that lists it (``METHOD_GROUPS``): "all" (default: the
+    project brief's methods and the baselines) or "comparators" (the field's standard SSL
+    comparators); a published checkpoint is in "checkpoints" whatever it says.
     """
 
     name: ClassVar[str]
@@ -153,6 +157,7 @@ class Method(nn.Module, ABC):
     task_kinds: ClassVar[tuple[str, ...] | None] = None
     pretrained: ClassVar[bool] = False
     fixed_input: ClassVar[bool] = False
+    group: ClassVar[str] = "all"
 
     def __init__(self, config: Any, input_spec: InputSpec):
         super().__init__()
@@ -192,6 +197,23 @@ class Method(nn.Module, ABC):
         """Extra facts that name its encoder in run keys and provenance (a checkpoint's
         weights file and SHA-256); empty for methods whose config says it all."""
         return {}
+
+
+METHOD_GROUPS: tuple[str, ...] = ("all", "comparators", "checkpoints")
+"""The groups ``--methods`` accepts besides method names (``bench.grid.plan.group_members``)."""
+
+
+def method_group(method: type[Method]) -> str:
+    """The ``--methods`` group that lists ``method``: "checkpoints" for a published
+    checkpoint, else its ``group``; ConfigError for a group a plugin may not declare."""
+    if method.pretrained:
+        return "checkpoints"
+    if method.group not in ("all", "comparators"):
+        raise ConfigError(
+            f"method {method.__name__} declares group {method.group!r}; use 'all' or "
+            "'comparators' (published checkpoints are grouped by Method.pretrained)"
+        )
+    return method.group
 
 
 METHODS: Registry[type[Method]] = Registry(

@@ -22,11 +22,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print one registered name per line with a short description."""
     if args.what == "methods":
-        from bench.method import METHODS
+        from bench.method import METHODS, method_group
 
         for name, method in METHODS.items():
             kind = "SSL" if method.needs_pretraining else "baseline"
-            print(f"{name:<22} {kind:<9} {_summary(method)}")
+            group = f"group={method_group(method)}"
+            print(f"{name:<22} {kind:<9} {group:<18} {_summary(method)}")
     elif args.what == "tasks":
         from bench.task import TASKS
 

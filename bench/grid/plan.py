@@ -20,6 +20,7 @@ from bench.evaluation.fractions import DEFAULT_FRACTIONS, check_fraction
 from bench.grid.profiles import Profile, load_profile
 from bench.hashing import MAJOR_VERSION, stable_hash
 from bench.method import (
+    METHOD_GROUPS,
     METHODS,
     HeadSpec,
     MatchedConfig,
@@ -27,6 +28,7 @@ from bench.method import (
     Protocol,
     StagedFinetune,
     matched_name,
+    method_group,
     split_matched,
 )
 from bench.task import TASKS, Task, expand_tasks
@@ -138,17 +140,16 @@ def resolved_profile(config: RunConfig) -> Profile:
     return replace(profile, config.profile_overrides, where=f"profile {profile.name}")
 
 
-METHOD_GROUPS = ("all", "checkpoints")
-
-
 def expand_methods(names: tuple[str, ...]) -> list[str]:
     """Method names with the groups expanded, order kept.
 
-    'all' is every registered method but the published checkpoints (their weights are the
-    user's to download), then the matched baselines of every SSL method (each baseline that
+    'all' is the project brief's methods and the baselines (every registered method whose
+    ``Method.group`` is "all": published checkpoints and the comparators are left out), then
+    the matched baselines of every SSL method among them (each baseline that
     ``builds_on_backbones`` on each method that needs pretraining, e.g. ``random_init[cpc]``,
-    ``supervised[cpc]``); 'checkpoints' is every published checkpoint with its matched
-    baselines. A matched name may also be given on its own.
+    ``supervised[cpc]``); 'comparators' is the field's standard SSL comparators (SimCLR,
+    BYOL, CLOCS, 3KG) with their matched baselines; 'checkpoints' is every published
+    checkpoint with its matched baselines. A matched name may also be given on its own.
     """
     expanded: list[str] = []
     for name in names:
@@ -158,10 +159,9 @@ def expand_methods(names: tuple[str, ...]) -> list[str]:
 
 
 def group_members(group: str) -> list[str]:
-    """The methods of ``group`` ("all" or "checkpoints"), then their matched baselines."""
+    """The methods of ``group`` (one of ``METHOD_GROUPS``), then their matched baselines."""
     registered = METHODS.names()
-    checkpoint = {m for m in registered if METHODS.get(m).pretrained}
-    members = [m for m in registered if (m in checkpoint) == (group == "checkpoints")]
+    members = [m for m in registered if method_group(METHODS.get(m)) == group]
     backbones = [m for m in members if METHODS.get(m).has_own_network()]
     baselines = [m for m in registered if METHODS.get(m).builds_on_backbones]
     return members + [matched_name(b, m) for m in backbones for b in baselines]
