@@ -191,7 +191,8 @@ class Method(nn.Module, ABC):
 
 
 METHOD_GROUPS: tuple[str, ...] = ("all", "comparators", "checkpoints")
-"""The groups ``--methods`` accepts besides method names (``bench.grid.plan.group_members``)."""
+"""The groups ``--methods`` accepts besides method names
+(``bench.grid.method_groups.group_members``)."""
 
 
 def method_group(method: type[Method]) -> str:

@@ -108,15 +108,26 @@ class LeadTokens(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """[B, leads, samples] -> lead-major tokens [B, leads * (n + 2), width]."""
+        return self.frame(self.patch_embeddings(x))
+
+    def patch_embeddings(self, x: Tensor) -> Tensor:
+        """[B, leads, samples] -> embedded patches plus their time positions [B, leads, n,
+        width] (ST-MEM's pretraining masks these, before the SEP and lead embeddings)."""
         batch, leads, samples = x.shape
         n = samples // self.patch_size
         patches = x.reshape(batch, leads, n, self.patch_size)
         h = self.embed_norm(self.patch_embed(self.patch_norm(patches)))
-        h = h + self.pos[:, 1 : n + 1].unsqueeze(1)
+        return h + self.pos[:, 1 : n + 1].unsqueeze(1)
+
+    def frame(self, patches: Tensor) -> Tensor:
+        """Patch embeddings [B, leads, k, width] (all of a lead's, or the visible ones) ->
+        each lead between its SEP tokens, plus its lead embedding, leads laid end to end:
+        [B, leads * (k + 2), width]."""
+        batch, leads = patches.shape[:2]
         left = (self.sep + self.pos[0, 0]).expand(batch, leads, 1, -1)
         right = (self.sep + self.pos[0, -1]).expand(batch, leads, 1, -1)
-        h = torch.cat([left, h, right], dim=2) + self.lead[None, :, None, :]
-        return h.reshape(batch, leads * (n + 2), -1)
+        h = torch.cat([left, patches, right], dim=2) + self.lead[None, :, None, :]
+        return h.reshape(batch, -1, h.shape[-1])
 
     def patch_grid(self, tokens: Tensor, leads: int) -> Tensor:
         """Tokens -> the patch tokens as [B, leads, n, width] (SEP tokens dropped)."""
