@@ -25,7 +25,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="M",
         help="method names or groups: 'all' (the brief's methods and baselines), "
-        "'comparators' (SimCLR, BYOL, CLOCS, 3KG), 'checkpoints'",
+        "'comparators' (SimCLR, BYOL, CLOCS, 3KG, ST-MEM, wav2vec 2.0), 'checkpoints'",
     )
     parser.add_argument("--tasks", nargs="+", metavar="T", help="task names or groups (ptbxl)")
     parser.add_argument("--fractions", nargs="+", type=float, metavar="F", help="label fractions")

@@ -17,8 +17,9 @@ def expand_methods(names: tuple[str, ...]) -> list[str]:
     the matched baselines of every SSL method among them (each baseline that
     ``builds_on_backbones`` on each method that needs pretraining, e.g. ``random_init[cpc]``,
     ``supervised[cpc]``); 'comparators' is the field's standard SSL comparators (SimCLR,
-    BYOL, CLOCS, 3KG) with their matched baselines; 'checkpoints' is every published
-    checkpoint with its matched baselines. A matched name may also be given on its own.
+    BYOL, CLOCS, 3KG, ST-MEM, wav2vec 2.0) with their matched baselines; 'checkpoints' is
+    every published checkpoint with its matched baselines. A matched name may also be given
+    on its own.
     """
     expanded: list[str] = []
     for name in names:
