@@ -32,7 +32,7 @@ def select_leads(
     missing = [lead for lead in wanted if lead not in leads]
     if missing:
         raise DataError(
-            f"{model}: the record lacks lead(s) {', '.join(missing)}; the model takes "
+            f"{model}: the record lacks leads {', '.join(missing)}; the model takes "
             f"{', '.join(wanted)}"
         )
     return np.asarray(raw, dtype=np.float64)[[leads.index(lead) for lead in wanted]]

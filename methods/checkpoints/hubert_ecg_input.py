@@ -28,6 +28,7 @@ from scipy import signal as sps
 
 from bench.data.signals import CANONICAL_LEADS
 from bench.errors import DataError
+from methods.checkpoints._official import select_leads
 
 BAND: tuple[float, float] = (0.05, 47.0)
 STORED_RATE = 500
@@ -43,7 +44,7 @@ def official_input(raw: np.ndarray, rate: float, leads: tuple[str, ...], name: s
     DataError (naming ``name``) for a record without the 12 leads, at a rate too low for the
     47 Hz edge, or shorter than 5 s.
     """
-    signal = model_leads(np.asarray(raw), leads, name).astype(np.float64)
+    signal = select_leads(np.asarray(raw), leads, MODEL_LEADS, name)
     if rate <= 2 * BAND[1]:
         raise DataError(
             f"{name}: a record at {rate:g} Hz cannot take the official 0.05-47 Hz band-pass "
@@ -72,19 +73,6 @@ def decimated(window: np.ndarray) -> np.ndarray:
     """The 12 leads flattened lead after lead, decimated by 5 across them, back to [12, T/5]."""
     sequence = sps.decimate(window.reshape(-1), DECIMATION)
     return sequence.reshape(window.shape[0], -1).astype(np.float32)
-
-
-def model_leads(raw: np.ndarray, leads: tuple[str, ...], name: str) -> np.ndarray:
-    """The rows of ``raw`` in the model's lead order."""
-    if raw.ndim != 2 or raw.shape[0] != len(leads):
-        raise DataError(f"{name}: expected a record [leads={len(leads)}, samples], got {raw.shape}")
-    missing = [lead for lead in MODEL_LEADS if lead not in leads]
-    if missing:
-        raise DataError(
-            f"{name}: the record lacks leads {', '.join(missing)} (has {', '.join(leads)}); "
-            f"HuBERT-ECG takes all 12: {', '.join(MODEL_LEADS)}"
-        )
-    return raw[[leads.index(lead) for lead in MODEL_LEADS]]
 
 
 def fir_bandpass(signal: np.ndarray, rate: float) -> np.ndarray:
