@@ -5,7 +5,9 @@ one real step or a few windows of each distinct shape, multiplied out:
   records, ``bench.perf.measure.count_step_flops``; the mean over ``pretrain_draws`` draws
   of the method's random masks, which change JEPA's token counts) x its ``total_steps``;
 - fine-tune train: per cell, one step per stage at the batch the fine-tune uses
-  (``min(batch_size, labelled records)``) x the stage's planned steps (``planned_steps`` split by
+  (``min(batch_size, labelled records)``; a step larger than 4 records is counted at 2 and 4
+  and extrapolated, exactly: its matrix products are affine in the batch) x the stage's
+  planned steps (``planned_steps`` split by
   ``plan_stages``; a frozen-encoder stage is the no-grad encoder forward + the head);
   early stopping is ignored (planned steps: an upper bound where a stage has ``patience``
   evaluations or more; the smoke profile's 2 evaluations never stop early);
@@ -57,6 +59,8 @@ from bench.training.run_files import CHECKPOINT_NAME
 from bench.training.state import seed_everything
 
 COMPONENTS = ("pretraining", "finetune train", "finetune scoring", "linear embedding")
+COUNTED_BATCHES = (2, 4)
+"""The batches a fine-tune step is counted at; larger batches are extrapolated from them."""
 
 
 @dataclass(frozen=True)
@@ -316,15 +320,13 @@ class GridCounter:
         scale = self.scale(unit)
         labelled = max(1, round(len(subset) * scale))
         batch = min(config.batch_size, labelled)
-        counted_batch = min(batch, len(subset))  # FLOPs are linear in the batch
         total = planned_steps(labelled, batch, config)
         lr_scale = config.encoder_lr_scale if unit.needs_pretraining else 1.0
         stages = plan_stages(total, config, lr_scale, unit.finetune_stages)
         marks = evaluation_plan(stages, total, config.evaluations)
         full, encoder = self.window_flops(unit, data.labels.shape[1])
         step_flops = tuple(
-            self.step_flops(cell, data, subset, counted_batch, s.trains) * batch // counted_batch
-            for s in stages
+            self.batch_step_flops(cell, data, subset, batch, s.trains) for s in stages
         )
         return FinetuneCount(
             batch=batch,
@@ -337,6 +339,22 @@ class GridCounter:
             head_window_flops=full - encoder,
             may_stop_early=any(len(m) >= config.patience + (i == 0) for i, m in enumerate(marks)),
         )
+
+    def batch_step_flops(
+        self, cell: Cell, data: TaskData, subset: np.ndarray, batch: int, trains: str
+    ) -> int:
+        """FLOPs of one training step at ``batch``: counted at that batch when it is at most
+        ``COUNTED_BATCHES[-1]``, else extrapolated from the counts at ``COUNTED_BATCHES``
+        (exact: a step's matrix products are affine in the batch, per-record work plus work on
+        the weights alone), so a paper-size step is never run to be counted."""
+        small, large = COUNTED_BATCHES
+        if batch <= large or len(subset) < large:
+            counted = min(batch, len(subset))
+            return self.step_flops(cell, data, subset, counted, trains) * batch // counted
+        at_small, at_large = (
+            self.step_flops(cell, data, subset, b, trains) for b in COUNTED_BATCHES
+        )
+        return at_small + (at_large - at_small) * (batch - small) // (large - small)
 
     def step_flops(
         self, cell: Cell, data: TaskData, subset: np.ndarray, batch: int, trains: str

@@ -89,3 +89,22 @@ def test_linear_cells_embed_once_per_encoder_and_fit_once_per_distinct_rows(
     embedded = count_flops(lambda: workspace.embeddings(unit, cells[0].seed))
     assert counted.total("linear embedding") == embedded > 0
     assert counted.total() == embedded
+
+
+@pytest.mark.parametrize("method", ["supervised", "cpc", "jepa", "hybrid"])
+def test_a_large_fine_tune_step_extrapolated_from_small_ones_equals_its_count(
+    floor: ModuleType, small_synthetic: str, method: str
+) -> None:
+    """Counting a paper-size step for real would run it; the counter counts at 2 and 4
+    records and extrapolates. Both ways agree for convolutional, recurrent and transformer
+    encoders, frozen or trained."""
+    workspace, cells, _ = planned(
+        floor, small_synthetic, "--methods", method, "--fractions", "1.0", "--seeds", "1",
+        "--protocols", "finetune",
+    )  # fmt: skip
+    (cell,) = cells
+    counter = floor.GridCounter(workspace, pretrain_draws=1)
+    data, subset, _, _ = counter.rows(cell)
+    for trains in ("head", "all"):
+        direct = counter.step_flops(cell, data, subset, 12, trains)
+        assert counter.batch_step_flops(cell, data, subset, 12, trains) == direct > 0
