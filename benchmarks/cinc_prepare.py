@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' fixture writer
 
-from bench.data.pool import default_jobs
 from bench.data.sources.cinc import Cinc2021Source
+from bench.data.storage.pool import default_jobs
 from tests.data.cinc_fixtures import random_mv, write_cinc_record
 
 FULL_CINC_RECORDS = 88_253

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import wfdb
 
-from bench.data.parallel_read import default_jobs
 from bench.data.sources.ptbxl import PTBXLSource
+from bench.data.wfdb.parallel_read import default_jobs
 
 FULL_PTBXL_RECORDS = 21_837
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptbxl-subset"

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' fixtu
 import numpy as np
 import pandas as pd
 
-from bench.data.shards_source import ShardedSource
-from bench.data.shards_summary import disk_bytes
 from bench.data.sources.code15 import Code15Source
 from bench.data.sources.mimic import MimicSource
+from bench.data.storage.shards_source import ShardedSource
+from bench.data.storage.shards_summary import disk_bytes
 from tests.data.shard_fixtures import write_code15, write_mimic
 
 GB = 1e9

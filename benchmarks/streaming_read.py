@@ -1,14 +1,13 @@
 """Benchmark the streaming pretraining reader on memory-mapped int16 corpora of growing size.
 
-Usage: python benchmarks/streaming_read.py --folder DIR [--sizes-gb 1 5] [--workers 1]
-  [--steps 300] [--keep] [--reader-only]
-Writes corpora of 10-s 12-lead records at 100 Hz (12 x 1000 int16 samples, 24 kB each) of
-each size under DIR (bench.data.shards.write_records, 128 MB shards), evicts them from the page
-cache (posix_fadvise DONTNEED on these files only), then in a fresh process per size streams
-``--steps`` batches of random crops through ``StreamingSampler`` with ``--workers`` background
-readers, and prints samples/s and the peak RSS of the training process and of the readers.
-Then, per method of the smoke profile on CPU (one thread), it times the pretraining step with
-the records in memory (bench.perf) and the step of the same loop streaming from the largest
+Usage: python benchmarks/streaming_read.py --folder DIR [--sizes-gb 1 5] [--workers 1] [--steps 300]
+[--keep] [--reader-only] Writes corpora of 10-s 12-lead records at 100 Hz (12 x 1000 int16 samples,
+24 kB each) of each size under DIR (bench.data.formats.shards.write_records, 128 MB shards), evicts
+them from the page cache (posix_fadvise DONTNEED on these files only), then in a fresh process per
+size streams ``--steps`` batches of random crops through ``StreamingSampler`` with ``--workers``
+background readers, and prints samples/s and the peak RSS of the training process and of the
+readers. Then, per method of the smoke profile on CPU (one thread), it times the pretraining step
+with the records in memory (bench.perf) and the step of the same loop streaming from the largest
 corpus (evicted first; one reader), and prints the share of the streamed step the loop spends
 waiting for its batch (the target: under 5 %). The corpora are deleted at the end unless --keep.
 """
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.data.shards import INDEX, ShardedRecords, write_records
+from bench.data.formats.shards import INDEX, ShardedRecords, write_records
 from bench.training.streaming import StreamingSampler
 
 RECORD_BYTES = 12 * 1000 * 2

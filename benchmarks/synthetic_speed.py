@@ -13,7 +13,8 @@ import statistics
 import time
 from dataclasses import replace
 
-from bench.data.synthetic_ecg import GeneratorConfig, generate
+from bench.data.synthetic.config import GeneratorConfig
+from bench.data.synthetic.generator import generate
 
 
 def main() -> None:

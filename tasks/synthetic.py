@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.data.signals import SignalSet
-from bench.data.synthetic_ecg import LABEL_NAMES
+from bench.data.synthetic.generator import LABEL_NAMES
 from bench.errors import DataError
 from bench.task import Labels, Task, register_task
 

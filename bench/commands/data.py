@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from bench.data.cache import BadRecord
     from bench.data.signals import SignalSet
+    from bench.data.storage.cache import BadRecord
 
 PREPARE_HELP = """\
 Read the official layout under the data root once into a memory-mapped cache (reused while the
@@ -133,9 +133,9 @@ def run_prepare(args: argparse.Namespace) -> int:
     """Build or reuse the cache and print what it holds (a corpus: bench.commands.data_corpus)."""
     from bench.commands.data_corpus import is_corpus, run_corpus_prepare
     from bench.config import check_range
-    from bench.data.cache import PreparableSource, read_manifest
     from bench.data.loading import DATASETS, resolve_root
-    from bench.data.ragged_source import RaggedSource
+    from bench.data.storage.cache import PreparableSource, read_manifest
+    from bench.data.storage.ragged_source import RaggedSource
     from bench.errors import DataError
     from bench.paths import cache_dir
 
@@ -186,9 +186,9 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     """Print what ``prepare`` printed, from the newest landed cache alone."""
+    from bench.data.formats.shards import LAYOUT as SHARDED
     from bench.data.prepared import find_cache, open_cache
-    from bench.data.ragged_cache import LAYOUT
-    from bench.data.shards import LAYOUT as SHARDED
+    from bench.data.storage.ragged_cache import LAYOUT
     from bench.paths import cache_dir
 
     folder = find_cache(cache_dir(args.cache), args.dataset, args.rate)
@@ -237,7 +237,7 @@ def run_overlap(args: argparse.Namespace) -> int:
 def _print_ragged(
     data: SignalSet, manifest: dict[str, Any], skipped: tuple[BadRecord, ...]
 ) -> None:
-    from bench.data.summary import summary_lines
+    from bench.data.storage.ragged_summary import summary_lines
 
     for line in summary_lines(data, manifest, skipped):
         print(line)
@@ -245,8 +245,8 @@ def _print_ragged(
 
 def _print_scale(data: SignalSet, manifest: dict[str, Any], folder: Path) -> None:
     """Records, hours, size on disk and at full scale of a sharded cache (nothing otherwise)."""
-    from bench.data.shards import LAYOUT
-    from bench.data.shards_summary import scale_lines
+    from bench.data.formats.shards import LAYOUT
+    from bench.data.storage.shards_summary import scale_lines
 
     if manifest.get("layout") == LAYOUT:
         for line in scale_lines(data, manifest, folder):

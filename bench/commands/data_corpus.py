@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from bench.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bench.data.corpus_resolve import ResolvedCorpus
+    from bench.data.corpus.resolve import ResolvedCorpus
     from bench.data.preprocess import Preprocessing
     from bench.data.signals import SignalSet
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def is_corpus(name: str) -> bool:
     """Whether ``name`` names a corpus (a preset, a YAML file, datasets joined by '+'); a
     dataset's own name (e.g. mimic-iv-ecg, also a preset) prepares that dataset."""
-    from bench.data.corpus_presets import PRESETS
+    from bench.data.corpus.presets import PRESETS
     from bench.data.loading import DATASETS
 
     if name in DATASETS.names():
@@ -28,7 +28,7 @@ def is_corpus(name: str) -> bool:
 def run_corpus_prepare(args: argparse.Namespace) -> int:
     """Load (building caches where needed) each dataset at ``--rate``, resolve the corpus with
     the val/test folds of ``--exclude-for`` tasks protected, print the report."""
-    from bench.data.corpus_resolve import report_lines
+    from bench.data.corpus.resolve import report_lines
     from bench.data.preprocess import Preprocessing
 
     corpus = load_corpus(
@@ -54,9 +54,9 @@ def load_corpus(
 ) -> ResolvedCorpus:
     """The corpus ``text`` at ``preprocessing`` without the val/test records of the datasets of
     ``exclude_for`` (task names or groups), as ``bench run`` resolves it for those tasks."""
-    from bench.data.corpus import parse_corpus
-    from bench.data.corpus_resolve import resolve_corpus
-    from bench.data.corpus_select import (
+    from bench.data.corpus.naming import parse_corpus
+    from bench.data.corpus.resolve import resolve_corpus
+    from bench.data.corpus.select import (
         identity_preprocessing,
         protected_records,
         stores_fingerprints,

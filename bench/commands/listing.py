@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _corpus_lines() -> list[str]:
     """Each preset corpus: name, datasets (sources, caps), missing sources, description."""
-    from bench.data.corpus_presets import PRESETS
+    from bench.data.corpus.presets import PRESETS
     from bench.data.loading import DATASETS
 
     lines = []

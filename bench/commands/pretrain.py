@@ -121,7 +121,7 @@ def _pretrain_here(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
 def _pretrain_corpus(args: argparse.Namespace, setup: PretrainSetup, profile_name: str) -> int:
     """``bench pretrain --data CORPUS``: resolve the corpus, report it, pretrain on it."""
     from bench.commands.data_corpus import load_corpus
-    from bench.data.corpus_resolve import report_lines
+    from bench.data.corpus.resolve import report_lines
     from bench.training.distributed import current_processes, main_process_first
     from bench.training.planning import plan_pretraining, run_pretraining
 

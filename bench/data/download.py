@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from bench.data.cache import file_sha256
 from bench.data.loading import DATASETS
+from bench.data.storage.cache import file_sha256
 from bench.errors import DataError
 from bench.paths import dataset_root_env
 

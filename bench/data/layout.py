@@ -1,4 +1,5 @@
-"""The contract between a dataset's file layout and the shared variable-length cache builder.
+"""The contract between a dataset's file layout and the shared cache builders, and the error a
+bad record raises (``RecordError``, whatever its format).
 
 A ``Layout`` finds the records under a root (``scan``), describes one record cheaply
 (``describe``: rate, length, demographics, labels, annotations; no signal read where the format
@@ -19,6 +20,10 @@ import numpy as np
 
 Annotation = tuple[str, str, int, int, int]
 """(lead, wave, onset, peak, offset) in samples at the native rate; -1 where not marked."""
+
+
+class RecordError(Exception):
+    """A record is missing, malformed or fails a check; the message is the reason."""
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.data.cache import BadRecord, read_manifest
+from bench.data.formats.ragged import Ragged
+from bench.data.formats.shards import LAYOUT as SHARDED
 from bench.data.identity import global_id, signal_fingerprint
-from bench.data.ragged import Ragged
-from bench.data.ragged_cache import LAYOUT, open_ragged
-from bench.data.shards import LAYOUT as SHARDED
 from bench.data.signals import SignalSet
+from bench.data.storage.cache import BadRecord, read_manifest
+from bench.data.storage.ragged_cache import LAYOUT, open_ragged
 from bench.errors import DataError
 
 
@@ -42,7 +42,7 @@ def open_cache(folder: Path) -> tuple[SignalSet, dict[str, Any], tuple[BadRecord
     if manifest.get("layout") == LAYOUT:
         data, manifest = open_ragged(folder)
     elif manifest.get("layout") == SHARDED:
-        from bench.data.shards_source import open_sharded
+        from bench.data.storage.shards_source import open_sharded
 
         data, manifest = open_sharded(folder)
     elif manifest.get("dataset") == "ptbxl":

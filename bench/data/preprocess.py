@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 
 from bench.config import check_range, to_dict
-from bench.data.ragged import Ragged
-from bench.data.shards import ShardedRecords
+from bench.data.formats.ragged import Ragged
+from bench.data.formats.shards import ShardedRecords
 from bench.data.signals import CANONICAL_LEADS, INDEPENDENT_LEADS, SignalSet
 from bench.errors import ConfigError, DataError
 

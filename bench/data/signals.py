@@ -9,8 +9,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from bench.data.ragged import Ragged
-from bench.data.shards import ShardedRecords
+from bench.data.formats.ragged import Ragged
+from bench.data.formats.shards import ShardedRecords
 
 Split = Literal["train", "val", "test"]
 
@@ -36,8 +36,8 @@ class SignalSet:
     """Signals of one dataset plus one metadata row per record.
 
     ``signals`` is float32 [N, leads, T] (often a read-only memory map), or a ``Ragged`` set of
-    records of differing lengths (stored unpadded, see bench.data.ragged), or memory-mapped
-    ``ShardedRecords`` (bench.data.shards, for caches beyond memory); ``meta`` has at least
+    records of differing lengths (stored unpadded, see bench.data.formats.ragged), or memory-mapped
+    ``ShardedRecords`` (bench.data.formats.shards, for caches beyond memory); ``meta`` has at least
     ``record_id``, ``patient_id`` and ``fold`` (1-8 train, 9 validation, 10 test), row i
     describing ``signals[i]``. ``fingerprint`` identifies the content and every processing step.
     ``tables`` holds dataset-level tables that tasks need (e.g. PTB-XL's scp_statements).

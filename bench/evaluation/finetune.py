@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 from bench.encoders.base import Encoder
 from bench.errors import ConfigError
 from bench.evaluation.config import FinetuneConfig

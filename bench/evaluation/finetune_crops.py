@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 from bench.training.flat_records import FlatRecords
 
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from bench.config import check_range
+from bench.data.formats.ragged import Ragged
 from bench.data.preprocess import Preprocessing, apply_preprocessing
-from bench.data.ragged import Ragged
 from bench.data.signals import SignalSet
 from bench.errors import ConfigError, DataError
 from bench.evaluation.bootstrap import macro_auroc_samples, percentile_ci, valid_resamples

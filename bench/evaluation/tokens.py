@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 from bench.encoders.base import Encoder
 from bench.evaluation.windows import window_chunks
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 from bench.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from bench.config import to_dict
+from bench.data.formats.ragged import Ragged
 from bench.data.loading import DATASETS, resolve_root
-from bench.data.ragged import Ragged
 from bench.data.signals import SignalSet
 from bench.evaluation.noise import check_physical
 from bench.evaluation.robustness import NoisyTest, level_metrics, noisy_records

@@ -22,8 +22,8 @@ from typing import Literal
 import numpy as np
 
 from bench.atomic import CHECKSUM_SUFFIX, is_quarantined, quarantine, verify_checked
-from bench.data.cache import MANIFEST
-from bench.data.cache_checksums import cache_problem
+from bench.data.storage.cache import MANIFEST
+from bench.data.storage.checksums import cache_problem
 from bench.errors import CorruptFileError, DataError
 from bench.grid.claims import key_lease
 from bench.grid.leases import SUFFIX, lease_folder, list_leases, read_lease, stale_reason

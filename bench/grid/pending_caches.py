@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.data.corpus import parse_corpus
+from bench.data.corpus.naming import parse_corpus
 from bench.data.loading import DATASETS, resolve_root
 from bench.grid.method_groups import expand_methods
 from bench.grid.plan import RunConfig, task_list

@@ -10,8 +10,8 @@ from typing import Any, Literal
 import yaml
 
 from bench.config import check_range, deep_merge, from_dict, replace, to_dict
-from bench.data.corpus import parse_corpus
-from bench.data.corpus_resolve import ResolvedCorpus
+from bench.data.corpus.naming import parse_corpus
+from bench.data.corpus.resolve import ResolvedCorpus
 from bench.data.signals import SignalSet
 from bench.errors import ConfigError
 from bench.evaluation.config import EvaluationConfig
@@ -46,7 +46,7 @@ class RunConfig:
     fraction seed is evaluated on every one of them; ``profile`` is a built-in profile or a
     YAML path and ``profile_overrides`` is merged into it (e.g. {"train": {"epochs": 2}});
     ``data_roots`` maps dataset names to folders. ``pretrain_data`` names the corpus every
-    SSL method pretrains on (``bench.data.corpus``: datasets joined by '+', a preset or a YAML
+    SSL method pretrains on (``bench.data.corpus.spec``: datasets joined by '+', a preset or a YAML
     file; None: each task's own training folds), with the records that are the same ECG as a
     val/test record of any task of the run excluded; ``pretrain_records`` lists corpus subset
     sizes (nested seeded subsets, "all" = the whole corpus), one pretraining per size.

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from bench.config import from_dict
-from bench.data.corpus import parse_corpus
-from bench.data.corpus_resolve import ResolvedCorpus, resolve_corpus
-from bench.data.corpus_select import (
+from bench.data.corpus.naming import parse_corpus
+from bench.data.corpus.resolve import ResolvedCorpus, resolve_corpus
+from bench.data.corpus.select import (
     Size,
     identity_preprocessing,
     protected_records,
@@ -43,7 +43,7 @@ class Workspace:
     """Loads each dataset once, pretrains each unit once, embeds each (encoder, data) once
     (mean embeddings, and token features where attentive cells ask for them).
 
-    With ``pretrain_data`` (a corpus spec, ``bench.data.corpus``) SSL methods pretrain on that
+    With ``pretrain_data`` (a corpus spec, ``bench.data.corpus.spec``) SSL methods pretrain on that
     corpus, without the records that are in the val/test folds of ``protected_datasets`` (the
     datasets of the run's tasks).
     """

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 from bench.encoders.base import Encoder
 from bench.errors import ConfigError
 from bench.evaluation.finetune import Classifier, head_spec, planned_steps

@@ -15,8 +15,8 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
+from bench.data.formats.ragged import Ragged
 from bench.data.preprocess import Preprocessing
-from bench.data.ragged import Ragged
 from bench.data.signals import SPLIT_FOLDS, SignalSet, Split
 from bench.registry import Registry
 

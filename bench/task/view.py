@@ -18,8 +18,8 @@ from pathlib import Path
 
 from bench.data.folds import assign_folds, fold_spec
 from bench.data.loading import DATASETS, DatasetSource
-from bench.data.ragged_source import RaggedSource
 from bench.data.signals import SignalSet
+from bench.data.storage.ragged_source import RaggedSource
 from bench.errors import ConfigError
 from bench.hashing import stable_hash
 from bench.task.spec import DatasetSpec, SeededFolds

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from bench.atomic import quarantine
-from bench.data.ragged import Ragged
-from bench.data.shards import ShardedRecords
+from bench.data.formats.ragged import Ragged
+from bench.data.formats.shards import ShardedRecords
 from bench.errors import ConfigError
 from bench.method import Method
 from bench.training.checkpoint import CorruptCheckpointError, read_checkpoint

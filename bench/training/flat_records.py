@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 
 
 @dataclass(frozen=True)

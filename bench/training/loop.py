@@ -21,8 +21,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from bench.config import to_dict
-from bench.data.ragged import Ragged
-from bench.data.shards import ShardedRecords
+from bench.data.formats.ragged import Ragged
+from bench.data.formats.shards import ShardedRecords
 from bench.encoders.onednn_linear import set_linear_backend
 from bench.encoders.patch_transformer import set_attention_path
 from bench.errors import ConfigError

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.atomic import atomic_write
-from bench.data.corpus_resolve import ResolvedCorpus
+from bench.data.corpus.resolve import ResolvedCorpus
 from bench.data.signals import SignalSet
 from bench.encoders.base import InputSpec
 from bench.errors import ConfigError, DataError

@@ -39,7 +39,7 @@ class PretrainSpec:
     The method config carries the encoder config (an encoder is part of its method). The data
     are the dataset's training folds (pretraining never sees folds 9 and 10), identified by
     the dataset name and its fingerprint (content and preprocessing); ``train`` holds the seed.
-    With ``corpus`` (``bench.data.corpus_select``: datasets, their fingerprints, filters,
+    With ``corpus`` (``bench.data.corpus.select``: datasets, their fingerprints, filters,
     caps, exclusions, subset size) the data are that corpus instead, ``dataset`` its name;
     without it the document is what it was before corpora existed, so keys stay.
     """

@@ -3,7 +3,7 @@
 Which data path a pretraining takes (``crop_sampler``):
 - records in memory (arrays, ``Ragged``): today's path, unchanged (``CropSampler`` on the
   device or in pinned memory, bench.training.batches);
-- ``ShardedRecords`` (bench.data.shards) whose float32 size fits the budget: decoded into
+- ``ShardedRecords`` (bench.data.formats.shards) whose float32 size fits the budget: decoded into
   memory once, then the same path. The budget is ``DEVICE_MEMORY_SHARE`` (0.5) of the free
   GPU memory on CUDA, ``HOST_MEMORY_SHARE`` (0.25) of the machine's RAM on CPU;
 - larger ``ShardedRecords``: streamed. A ``torch.utils.data.DataLoader`` with background
@@ -35,8 +35,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from bench.data.ragged import Ragged
-from bench.data.shards import ShardedRecords
+from bench.data.formats.ragged import Ragged
+from bench.data.formats.shards import ShardedRecords
 from bench.errors import ConfigError
 from bench.training.batches import DEVICE_MEMORY_SHARE, CropSampler, fitted_batch, place_records
 

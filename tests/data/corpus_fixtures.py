@@ -9,7 +9,7 @@ import numpy as np
 
 from bench.data.signals import SignalSet
 from bench.data.sources.synthetic import synthetic_signal_set
-from bench.data.synthetic_ecg import GeneratorConfig
+from bench.data.synthetic.config import GeneratorConfig
 
 
 def generated(name: str, n_records: int, seed: int) -> SignalSet:

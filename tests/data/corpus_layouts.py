@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
-from bench.data.synthetic_ecg import GeneratorConfig, generate
+from bench.data.synthetic.config import GeneratorConfig
+from bench.data.synthetic.generator import generate
 from tests.data.cinc_fixtures import CINC_LEADS, write_cinc_record
 
 DX = ("Age: 60", "Sex: Male", "Dx: 426783006")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.data import cache_checksums
-from bench.data.cache import building, read_manifest
+from bench.data.storage import checksums
+from bench.data.storage.cache import building, read_manifest
 
 
 @pytest.fixture
@@ -23,10 +23,10 @@ def cache(tmp_path: Path) -> Path:
 
 def hashes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Record every file hashed from now on, in a fresh process's state (no memo)."""
-    monkeypatch.setattr(cache_checksums, "_verified", {})
+    monkeypatch.setattr(checksums, "_verified", {})
     seen: list[Path] = []
-    real = cache_checksums.file_sha256
-    monkeypatch.setattr(cache_checksums, "file_sha256", lambda p: seen.append(p) or real(p))
+    real = checksums.file_sha256
+    monkeypatch.setattr(checksums, "file_sha256", lambda p: seen.append(p) or real(p))
     return seen
 
 
@@ -35,7 +35,7 @@ def test_a_verified_cache_is_not_hashed_again_on_a_warm_load(
 ) -> None:
     first = hashes(monkeypatch)
     assert read_manifest(cache) == {} and len(first) == 2  # full check, then the stamp
-    assert (cache / cache_checksums.VERIFIED).is_file()
+    assert (cache / checksums.VERIFIED).is_file()
     later = hashes(monkeypatch)
     assert read_manifest(cache) == {} and later == []
 
@@ -59,4 +59,4 @@ def test_bench_check_hashes_every_file_even_when_stamped(
 ) -> None:
     assert read_manifest(cache) == {}
     seen = hashes(monkeypatch)
-    assert cache_checksums.cache_problem(cache, thorough=True) is None and len(seen) == 2
+    assert checksums.cache_problem(cache, thorough=True) is None and len(seen) == 2

@@ -159,7 +159,7 @@ def test_interrupt_leaves_no_cache(root: Path, cache_root: Path, monkeypatch) ->
     def interrupt(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("bench.data.ragged_read._read_one", interrupt)
+    monkeypatch.setattr("bench.data.storage.ragged_read._read_one", interrupt)
     with pytest.raises(KeyboardInterrupt):
         CINC.prepare(root, 500, cache_root, jobs=1)
     assert cache_entries(cache_root) == []

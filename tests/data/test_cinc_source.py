@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.data import ragged_build
+from bench.data.formats.ragged import Ragged
 from bench.data.loading import DATASETS
 from bench.data.preprocess import resample
-from bench.data.ragged import Ragged
 from bench.data.signals import CANONICAL_LEADS
+from bench.data.storage import ragged_build
 from bench.errors import ConfigError
 from tests.data.cinc_fixtures import cinc_folder, random_mv, write_cinc_record, write_cinc_tree
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.data.corpus import CorpusPart, CorpusSpec, parse_corpus
-from bench.data.corpus_resolve import report_lines, resolve_corpus
-from bench.data.corpus_select import nested_subset, protected_records
-from bench.data.ragged import Ragged
+from bench.data.corpus.naming import parse_corpus
+from bench.data.corpus.resolve import report_lines, resolve_corpus
+from bench.data.corpus.select import nested_subset, protected_records
+from bench.data.corpus.spec import CorpusPart, CorpusSpec
+from bench.data.formats.ragged import Ragged
 from bench.data.signals import SignalSet
 from bench.errors import ConfigError, DataError
 from tests.data.corpus_fixtures import generated, planted, task_dataset, with_sources

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.corpus_records import CorpusRecords
-from bench.data.shards import ShardedRecords, write_records
+from bench.data.corpus.records import CorpusRecords
+from bench.data.formats.shards import ShardedRecords, write_records
 
 
 def test_a_union_of_sharded_datasets_stays_sharded_in_corpus_order(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.data.corpus import CorpusPart, parse_corpus
-from bench.data.corpus_presets import PRESETS
+from bench.data.corpus.naming import parse_corpus
+from bench.data.corpus.presets import PRESETS
+from bench.data.corpus.spec import CorpusPart
 from bench.errors import ConfigError
 
 

@@ -10,9 +10,9 @@ import pytest
 import wfdb
 
 from bench.cli import main
-from bench.data.cache import Prepared
 from bench.data.loading import DATASETS
-from bench.data.wfdb_annotations import read_annotations
+from bench.data.storage.cache import Prepared
+from bench.data.wfdb.annotations import read_annotations
 from bench.errors import DataError
 
 LUDB = DATASETS.get("ludb")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from bench.cli import main
+from bench.data.formats.shards import ShardedRecords
 from bench.data.loading import DATASETS
-from bench.data.shards import ShardedRecords
 from bench.errors import DataError
 from tests.data.shard_fixtures import MIMIC_GAIN, write_mimic
 

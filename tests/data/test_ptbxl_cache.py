@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.data import parallel_read
 from bench.data.loading import DATASETS, load_dataset
 from bench.data.signals import CANONICAL_LEADS
 from bench.data.sources.ptbxl import choose_rate
+from bench.data.wfdb import parallel_read
 
 PTBXL = DATASETS.get("ptbxl")
 

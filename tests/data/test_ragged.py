@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.data.formats.ragged import Ragged
 from bench.data.preprocess import Preprocessing, apply_preprocessing, resample
-from bench.data.ragged import Ragged
 from bench.data.signals import CANONICAL_LEADS, INDEPENDENT_LEADS, SignalSet
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.data import shards_write
+from bench.data.formats.shards import ShardedRecords, decode, encode, error_bound, write_records
 from bench.data.loading import DATASETS
-from bench.data.shards import ShardedRecords, decode, encode, error_bound, write_records
-from bench.data.shards_build import partial_folder
+from bench.data.storage import shards_write
+from bench.data.storage.shards_build import partial_folder
 from bench.errors import ConfigError
 from tests.data.shard_fixtures import write_mimic
 

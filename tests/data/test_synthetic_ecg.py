@@ -11,7 +11,8 @@ from scipy.signal import find_peaks
 from sklearn.metrics import roc_auc_score
 
 from bench.data.signals import CANONICAL_LEADS, INDEPENDENT_LEADS
-from bench.data.synthetic_ecg import LABEL_NAMES, GeneratorConfig, SyntheticECG, generate
+from bench.data.synthetic.config import GeneratorConfig
+from bench.data.synthetic.generator import LABEL_NAMES, SyntheticECG, generate
 from bench.errors import ConfigError
 
 INDEPENDENT = [CANONICAL_LEADS.index(lead) for lead in INDEPENDENT_LEADS]

@@ -11,7 +11,7 @@ from bench.data.loading import load_dataset, resolve_root
 from bench.data.preprocess import Preprocessing
 from bench.data.signals import CANONICAL_LEADS, INDEPENDENT_LEADS
 from bench.data.sources.synthetic import DEFAULT_CONFIG, assign_folds, synthetic_fingerprint
-from bench.data.synthetic_ecg import LABEL_NAMES
+from bench.data.synthetic.generator import LABEL_NAMES
 from bench.task import TASKS, expand_tasks
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import wfdb
 
+from bench.data.layout import RecordError
 from bench.data.signals import CANONICAL_LEADS
-from bench.data.wfdb_records import RecordError, RecordSpec, lead_order, read_header, read_record
+from bench.data.wfdb.records import RecordSpec, lead_order, read_header, read_record
 
 SPEC = RecordSpec(rate=100, length=1000)
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 from bench.encoders.base import Encoder, InputSpec
 from bench.evaluation.config import FinetuneConfig
 from bench.evaluation.finetune import FinetuneResult, WindowedEval, finetune

@@ -49,7 +49,7 @@ class SmallSource(DatasetSource):
 
     def load(self, root: Path | None, rate: int | None, cache: Path) -> SignalSet:
         from bench.data.sources.synthetic import synthetic_signal_set
-        from bench.data.synthetic_ecg import GeneratorConfig
+        from bench.data.synthetic.config import GeneratorConfig
 
         return synthetic_signal_set(GeneratorConfig(n_records=SMALL_SYNTHETIC_RECORDS, seed=1))
 

@@ -16,7 +16,7 @@ import torch
 
 import bench.evaluation.finetune as finetune_module
 import bench.evaluation.windows as windows_module
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 from bench.evaluation.finetune import Classifier, _Scoring
 from bench.evaluation.windows import (
     PreparedWindows,

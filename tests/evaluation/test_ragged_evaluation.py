@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 from bench.data.signals import SignalSet
 from bench.evaluation.config import FinetuneConfig
 from bench.evaluation.embeddings import dataset_embeddings

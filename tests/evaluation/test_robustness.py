@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.data.formats.ragged import Ragged
 from bench.data.preprocess import Preprocessing, apply_preprocessing
-from bench.data.ragged import Ragged
 from bench.data.signals import CANONICAL_LEADS, SignalSet
 from bench.errors import ConfigError
 from bench.evaluation import noise

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 from bench.data.signals import SignalSet
 from bench.grid.provenance import collect_provenance
 from bench.grid.results import read_result, write_result

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bench import atomic, cli
-from bench.data.cache import building, read_manifest
+from bench.data.storage.cache import building, read_manifest
 from bench.errors import DiskFullError
 from bench.grid.plan import RunConfig, load_run_config
 from bench.grid.result_state import result_state

@@ -8,7 +8,7 @@ import pytest
 
 from bench.data.signals import CANONICAL_LEADS, SignalSet
 from bench.data.sources.synthetic import synthetic_signal_set
-from bench.data.synthetic_ecg import GeneratorConfig
+from bench.data.synthetic.config import GeneratorConfig
 from bench.errors import DataError
 from bench.task import TASKS
 

@@ -11,7 +11,7 @@ import pytest
 from bench.data.loading import DATASETS
 from bench.data.signals import CANONICAL_LEADS, SignalSet
 from bench.data.sources.ludb import read_diagnoses, waves_from_symbols
-from bench.data.wfdb_annotations import read_annotations
+from bench.data.wfdb.annotations import read_annotations
 from bench.errors import DataError
 from bench.task import TASKS
 from tasks.ludb_intervals import TARGETS, LudbIntervals, record_intervals

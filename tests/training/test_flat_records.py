@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 from bench.errors import ConfigError
 from bench.training.batches import CropSampler, place_records
 from bench.training.flat_records import FlatRecords

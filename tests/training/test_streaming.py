@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.data.shards import ShardedRecords, write_records
+from bench.data.formats.shards import ShardedRecords, write_records
 from bench.errors import ConfigError
 from bench.training import streaming
 from bench.training.batches import CropSampler, place_records

@@ -120,7 +120,7 @@ def _poisoned_task(monkeypatch: pytest.MonkeyPatch, clean_task: str) -> str:
     """The clean task's records with every test-fold (10) signal NaN and every test label
     flipped, registered as dataset and task "synthetic-poisoned"."""
     from bench.data.loading import DATASETS, DatasetSource
-    from bench.data.synthetic_ecg import LABEL_NAMES
+    from bench.data.synthetic.generator import LABEL_NAMES
     from bench.task import TASKS
     from tasks.synthetic import SyntheticTask
 

@@ -34,14 +34,14 @@ from typing import Any
 
 import pandas as pd
 
-from bench.data.header_comments import comment_fields, parse_age, parse_dx, parse_sex
 from bench.data.identity import global_id
 from bench.data.layout import RecordInfo, RecordRef, Scan
-from bench.data.leads import LeadMap
 from bench.data.loading import register_dataset
-from bench.data.ragged_source import RaggedSource
-from bench.data.wfdb_layout import WfdbLayout, find_headers, parse_uncalibrated
-from bench.data.wfdb_records import Header
+from bench.data.storage.ragged_source import RaggedSource
+from bench.data.wfdb.header_comments import comment_fields, parse_age, parse_dx, parse_sex
+from bench.data.wfdb.layout import WfdbLayout, find_headers, parse_uncalibrated
+from bench.data.wfdb.leads import LeadMap
+from bench.data.wfdb.records import Header
 from bench.errors import ConfigError, DataError
 
 SOURCES: tuple[str, ...] = (

@@ -10,7 +10,7 @@ Quirks, as documented checks:
 - Records of 7-10 s are zero-padded to 4096 samples. A sample is padding when all 12 leads
   are exactly 0.0; the leading and trailing runs of such samples are trimmed, so each record
   keeps its true length (zeros inside a record are kept). An all-zero tracing is dropped by
-  the quality policy ("empty"), as are NaN samples and flat leads (bench.data.shards_write).
+  the quality policy ("empty"), as are NaN samples and flat leads (bench.data.storage.shards_write).
 - An exam id in a part but not in ``exams.csv`` is a bad record; a part without the two
   datasets, or with mismatched shapes, fails the build naming the file.
 Labels: the six abnormality columns that are true (1dAVb, RBBB, LBBB, SB, ST, AF); folds are
@@ -28,10 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.data.layout import Layout, RecordInfo, RecordRef, Scan
+from bench.data.layout import Layout, RecordError, RecordInfo, RecordRef, Scan
 from bench.data.loading import register_dataset
-from bench.data.shards_source import STORAGE_OPTIONS, ShardedSource
-from bench.data.wfdb_records import RecordError
+from bench.data.storage.shards_source import STORAGE_OPTIONS, ShardedSource
 from bench.errors import DataError
 
 EXAMS = "exams.csv"

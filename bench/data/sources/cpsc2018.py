@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.data.header_comments import parse_age, parse_sex
-from bench.data.layout import Layout, RecordInfo, RecordRef, Scan
-from bench.data.leads import LeadMap
+from bench.data.layout import Layout, RecordError, RecordInfo, RecordRef, Scan
 from bench.data.loading import register_dataset
-from bench.data.ragged_source import RaggedSource
 from bench.data.sources.cinc import CincLayout
-from bench.data.wfdb_records import Header, RecordError
+from bench.data.storage.ragged_source import RaggedSource
+from bench.data.wfdb.header_comments import parse_age, parse_sex
+from bench.data.wfdb.leads import LeadMap
+from bench.data.wfdb.records import Header
 from bench.errors import DataError
 
 REFERENCE = "REFERENCE.csv"

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.data.header_comments import comment_fields, parse_age, parse_sex
-from bench.data.layout import Annotation, RecordInfo, RecordRef, Scan
-from bench.data.leads import LeadMap
+from bench.data.layout import Annotation, RecordError, RecordInfo, RecordRef, Scan
 from bench.data.loading import register_dataset
-from bench.data.ragged_source import RaggedSource
 from bench.data.signals import CANONICAL_LEADS
-from bench.data.wfdb_annotations import read_annotations
-from bench.data.wfdb_layout import WfdbLayout, find_headers
-from bench.data.wfdb_records import Header, RecordError
+from bench.data.storage.ragged_source import RaggedSource
+from bench.data.wfdb.annotations import read_annotations
+from bench.data.wfdb.header_comments import comment_fields, parse_age, parse_sex
+from bench.data.wfdb.layout import WfdbLayout, find_headers
+from bench.data.wfdb.leads import LeadMap
+from bench.data.wfdb.records import Header
 from bench.errors import DataError
 
 TABLE = "ludb.csv"

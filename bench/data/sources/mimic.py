@@ -6,11 +6,11 @@ rows of ``record_list.csv`` (in its order; ``path`` is the record without extens
 to the root); a listed record missing on disk is a bad record naming its file. The record name
 is the study id, the patient its subject id (folds are grouped by patient).
 
-Quirks: the header's lead order is not the canonical one (aVF before aVL), so leads are matched
-by name. Records holding NaN samples (format-16 value -32768) or a flat lead are dropped by the
-sharded caches' quality policy and reported with their reason (bench.data.shards_write). There
-are no labels here (``machine_measurements.csv`` is not read): a pretraining corpus.
-Stored by default as a sharded int16 cache (bench.data.shards_source).
+Quirks: the header's lead order is not the canonical one (aVF before aVL), so leads are matched by
+name. Records holding NaN samples (format-16 value -32768) or a flat lead are dropped by the sharded
+caches' quality policy and reported with their reason (bench.data.storage.shards_write). There are
+no labels here (``machine_measurements.csv`` is not read): a pretraining corpus. Stored by default
+as a sharded int16 cache (bench.data.storage.shards_source).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 
 from bench.data.layout import RecordInfo, RecordRef, Scan
-from bench.data.leads import LeadMap
 from bench.data.loading import register_dataset
-from bench.data.shards_source import STORAGE_OPTIONS, ShardedSource
-from bench.data.wfdb_layout import WfdbLayout, checked_header
-from bench.data.wfdb_records import Header
-from bench.data.wfdb_signals import read_signals
+from bench.data.storage.shards_source import STORAGE_OPTIONS, ShardedSource
+from bench.data.wfdb.layout import WfdbLayout, checked_header
+from bench.data.wfdb.leads import LeadMap
+from bench.data.wfdb.records import Header
+from bench.data.wfdb.signal_files import read_signals
 from bench.errors import DataError
 
 RECORD_LIST = "record_list.csv"

@@ -36,7 +36,18 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.cache import (
+from bench.data.loading import DatasetSource, register_dataset
+from bench.data.signals import SignalSet
+from bench.data.sources.ptbxl_tables import (
+    DATABASE_CSV,
+    STATEMENTS_CSV,
+    build_meta,
+    read_database,
+    read_meta,
+    read_statements,
+    write_meta,
+)
+from bench.data.storage.cache import (
     BadRecord,
     BadRecordPolicy,
     BadRecordsError,
@@ -50,19 +61,8 @@ from bench.data.cache import (
     source_fingerprint,
     write_json,
 )
-from bench.data.loading import DatasetSource, register_dataset
-from bench.data.parallel_read import RecordJob, read_records
-from bench.data.ptbxl_tables import (
-    DATABASE_CSV,
-    STATEMENTS_CSV,
-    build_meta,
-    read_database,
-    read_meta,
-    read_statements,
-    write_meta,
-)
-from bench.data.signals import SignalSet
-from bench.data.wfdb_records import RecordSpec
+from bench.data.wfdb.parallel_read import RecordJob, read_records
+from bench.data.wfdb.records import RecordSpec
 from bench.errors import DataError
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ import pandas as pd
 from bench.config import to_dict
 from bench.data.loading import DatasetSource, register_dataset
 from bench.data.signals import SignalSet
-from bench.data.synthetic_ecg import GENERATOR_VERSION, GeneratorConfig, generate
+from bench.data.synthetic.config import GeneratorConfig
+from bench.data.synthetic.generator import GENERATOR_VERSION, generate
 
 DEFAULT_CONFIG = GeneratorConfig(n_records=3000, seed=0, sampling_rate=100, duration_s=10.0)
 N_FOLDS = 10

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.data.layout import RecordError
 from bench.data.signals import CANONICAL_LEADS
-from bench.data.wfdb_records import RecordError
 
 
 @dataclass(frozen=True)

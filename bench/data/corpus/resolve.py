@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.corpus import CorpusSpec
-from bench.data.corpus_records import SECONDS_PER_HOUR, CorpusRecords, lengths_of
-from bench.data.corpus_select import Protected, Selection, Size, select_corpus
+from bench.data.corpus.records import SECONDS_PER_HOUR, CorpusRecords, lengths_of
+from bench.data.corpus.select import Protected, Selection, Size, select_corpus
+from bench.data.corpus.spec import CorpusSpec
 from bench.data.signals import SignalSet
 from bench.errors import ConfigError
 from bench.hashing import stable_hash
@@ -27,7 +27,7 @@ class ResolvedCorpus:
 
     @property
     def document(self) -> dict[str, Any]:
-        """What the pretraining key hashes (``bench.data.corpus_select``)."""
+        """What the pretraining key hashes (``bench.data.corpus.select``)."""
         return self.selection.document
 
     @property

@@ -1,11 +1,11 @@
 """Base of the dataset sources stored in sharded compact caches (MIMIC-IV-ECG, CODE-15%).
 
-Like ``RaggedSource`` (options, fingerprint, reuse while the source is unchanged), but the
-cache is written shard by shard (bounded memory, resumable after a kill; bench.data.shards_build)
-in int16 or float16 with recorded scales (bench.data.shards) and opened as memory-mapped
-``ShardedRecords``. Options: ``storage`` (int16, the default, or float16) and ``shard_mb``
-(stored MB per shard, default 128). ``full_records`` is the size of the complete dataset, used
-to project the cache size at full scale.
+Like ``RaggedSource`` (options, fingerprint, reuse while the source is unchanged), but the cache is
+written shard by shard (bounded memory, resumable after a kill; bench.data.storage.shards_build) in
+int16 or float16 with recorded scales (bench.data.formats.shards) and opened as memory-mapped
+``ShardedRecords``. Options: ``storage`` (int16, the default, or float16) and ``shard_mb`` (stored
+MB per shard, default 128). ``full_records`` is the size of the complete dataset, used to project
+the cache size at full scale.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench.data.cache import (
+from bench.data.folds import fold_spec
+from bench.data.formats.shards import LAYOUT, SHARD_FORMAT, STORAGES, Storage, open_records
+from bench.data.layout import Layout
+from bench.data.signals import CANONICAL_LEADS, SignalSet
+from bench.data.storage.cache import (
     BadRecord,
     BadRecordPolicy,
     BadRecordsError,
@@ -30,13 +34,9 @@ from bench.data.cache import (
     skip_advice,
     write_json,
 )
-from bench.data.folds import fold_spec
-from bench.data.layout import Layout
-from bench.data.ragged_cache import META, read_meta
-from bench.data.ragged_source import RaggedSource
-from bench.data.shards import LAYOUT, SHARD_FORMAT, STORAGES, Storage, open_records
-from bench.data.shards_build import DEFAULT_SHARD_MB, build_sharded, land
-from bench.data.signals import CANONICAL_LEADS, SignalSet
+from bench.data.storage.ragged_cache import META, read_meta
+from bench.data.storage.ragged_source import RaggedSource
+from bench.data.storage.shards_build import DEFAULT_SHARD_MB, build_sharded, land
 from bench.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ signals, same length). Plain format-16 ``.dat`` files are read with numpy; anyth
 record whose signals are spread over several files (PTB's 12 leads in ``.dat`` and vx, vy, vz
 in ``.xyz``) included, through ``wfdb.rdrecord``, which reads the files of the 12 leads. Values
 are ``(digital - baseline) / gain``, converted to mV from the header's units
-(``bench.data.wfdb_records``).
+(``bench.data.wfdb.records``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.leads import LeadMap
-from bench.data.wfdb_records import Header, RecordError, read_format16, unit_scales
+from bench.data.layout import RecordError
+from bench.data.wfdb.leads import LeadMap
+from bench.data.wfdb.records import Header, read_format16, unit_scales
 
 MAT_VARIABLE = "val"
 

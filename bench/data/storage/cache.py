@@ -22,8 +22,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from bench.data.cache_checksums import checksums_hold, write_checksums
 from bench.data.signals import SignalSet
+from bench.data.storage.checksums import checksums_hold, write_checksums
 from bench.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
     """The manifest of a landed cache folder, or None if it is absent or unreadable (or the
-    folder fails its checksums: then it is moved aside, see ``bench.data.cache_checksums``)."""
+    folder fails its checksums: then it is moved aside, see ``bench.data.storage.checksums``)."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):

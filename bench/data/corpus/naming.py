@@ -12,79 +12,27 @@ by ``+``), as a preset (``bench list corpora``, e.g. ``jepa-paper``) or as a YAM
 (a bare list of entries works too). Every dataset is loaded at the method's preprocessing (one
 rate, lead set and window for the whole corpus); ``sources`` keeps only the records whose
 ``source`` column (CinC's tranches) is listed; ``max_records`` keeps a seeded random subset of
-the records left after leakage exclusion (``bench.data.corpus_select``).
+the records left after leakage exclusion (``bench.data.corpus.select``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.config import check_range
+from bench.data.corpus.presets import PRESETS
+from bench.data.corpus.spec import CorpusPart, CorpusSpec
 from bench.errors import ConfigError
 
 ENTRY_FIELDS = ("dataset", "sources", "max_records")
 FILE_FIELDS = ("name", "seed", "datasets")
 
 
-@dataclass(frozen=True)
-class CorpusPart:
-    """One dataset of a corpus: its name, the sources kept (all when empty) and a cap."""
-
-    dataset: str
-    sources: tuple[str, ...] = ()
-    max_records: int | None = None
-
-    def __post_init__(self) -> None:
-        if not self.dataset:
-            raise ConfigError("a corpus entry needs a dataset name")
-        if self.max_records is not None:
-            check_range(f"corpus {self.dataset}: max_records", self.max_records, 1)
-
-    def document(self) -> dict[str, Any]:
-        """The entry as keyed: dataset, sorted sources, cap (None = every record)."""
-        return {
-            "dataset": self.dataset,
-            "sources": sorted(self.sources),
-            "max_records": self.max_records,
-        }
-
-
-@dataclass(frozen=True)
-class CorpusSpec:
-    """A named union of datasets; ``seed`` draws the caps' subsets and the nested subsets."""
-
-    name: str
-    parts: tuple[CorpusPart, ...]
-    seed: int = 0
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.parts:
-            raise ConfigError(f"corpus {self.name!r} lists no datasets")
-        names = [part.dataset for part in self.parts]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise ConfigError(
-                f"corpus {self.name!r} lists {', '.join(repeated)} more than once; merge the "
-                "entries (one entry per dataset, its sources as a list)"
-            )
-        check_range(f"corpus {self.name}: seed", self.seed, 0)
-
-    @property
-    def datasets(self) -> tuple[str, ...]:
-        """The datasets, in order."""
-        return tuple(part.dataset for part in self.parts)
-
-
 def parse_corpus(text: str) -> CorpusSpec:
     """The corpus ``text`` names: a preset, a YAML file, or datasets joined by ``+``."""
-    from bench.data.corpus_presets import PRESETS
-
     text = text.strip()
     if text in PRESETS:
         return PRESETS[text]

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit
 
-if TYPE_CHECKING:
-    from bench.data.synthetic_ecg import GeneratorConfig
+from bench.data.synthetic.config import GeneratorConfig
 
 _RR_LIMITS_S = (0.25, 2.5)
 _LEAD_IN_S = 0.8  # beats start this long before the record so early T waves are complete
@@ -180,7 +178,8 @@ def synthesise(
     p: dict[str, np.ndarray], rng: np.random.Generator, config: GeneratorConfig, out: np.ndarray
 ) -> np.ndarray:
     """Write signals [n, 12, T] into ``out`` for ``n`` records' parameters ``p`` (one array per
-    name, as drawn by bench.data.synthetic_ecg: rate, rhythm, timing, wave shapes, directions)."""
+    name, as drawn by bench.data.synthetic.generator: rate, rhythm, timing, wave shapes,
+    directions)."""
     fs, n_samples = config.sampling_rate, config.n_samples
     onsets = _beat_onsets(p, rng, config.duration_s)
     wave_courses, wave_coefficients = _wave_components(p, onsets, fs, n_samples)

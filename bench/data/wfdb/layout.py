@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.layout import Layout, RecordInfo, RecordRef
-from bench.data.leads import LeadMap, map_leads
-from bench.data.wfdb_records import Header, RecordError, read_header, scaling_note
-from bench.data.wfdb_signals import read_signals
+from bench.data.layout import Layout, RecordError, RecordInfo, RecordRef
+from bench.data.wfdb.leads import LeadMap, map_leads
+from bench.data.wfdb.records import Header, read_header, scaling_note
+from bench.data.wfdb.signal_files import read_signals
 from bench.errors import ConfigError
 
 UNCALIBRATED_CHOICES: tuple[str, ...] = ("refuse", "accept")

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.cache import BadRecord
 from bench.data.signals import SPLIT_FOLDS, SignalSet
+from bench.data.storage.cache import BadRecord
 
 LENGTH_EDGES_S: tuple[float, ...] = (0, 6, 10, 11, 30, 60, 120, 600, 1800)
 SHOWN_CLASSES = 30

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bench.data.corpus import CorpusPart, CorpusSpec
+from bench.data.corpus.spec import CorpusPart, CorpusSpec
 from bench.data.identity import FINGERPRINT_VERSION
 from bench.data.prepared import identities
 from bench.data.preprocess import Preprocessing

@@ -2,7 +2,7 @@
 through memory maps as a sequence of float32 [leads, T] records.
 
 On disk (``<cache>/<dataset>/<rate>hz-<fingerprint[:16]>/``): ``shard-NNNNN.npy`` (1-D, int16
-or float16, record-major: each record's leads contiguous, as ``bench.data.ragged``),
+or float16, record-major: each record's leads contiguous, as ``bench.data.formats.ragged``),
 ``shard-NNNNN.scales.npy`` (float32 [records in the shard, leads]), ``shard-NNNNN.json`` (the
 shard's records and checksums), ``index.npy`` (int64 [N, 4]: shard, row in the shard, first
 sample in the shard, length), ``meta.csv`` and ``manifest.json`` (``"layout": "sharded"``).
@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 
 LAYOUT = "sharded"
 SHARD_FORMAT = 1
@@ -230,7 +230,7 @@ def write_records(
 ) -> ShardedRecords:
     """Encode float32 [leads, T_i] ``records`` into shards of ``shard_records`` records under
     ``folder`` (shard data, scales and ``index.npy``; no metadata) and open them. For corpora
-    made in code (tests, benchmarks); datasets are built by bench.data.shards_build."""
+    made in code (tests, benchmarks); datasets are built by bench.data.storage.shards_build."""
     folder.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[int, int, int, int]] = []
     n_leads = 0

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.identity import signal_fingerprint
-from bench.data.layout import Layout, RecordInfo, RecordRef
+from bench.data.layout import Layout, RecordError, RecordInfo, RecordRef
 from bench.data.preprocess import resample
-from bench.data.wfdb_records import RecordError
 
 N_LEADS = 12
 

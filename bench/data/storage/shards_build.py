@@ -2,7 +2,7 @@
 
 Steps: scan (in the layout's own, deterministic order), drop duplicated names, describe every
 record in parallel, plan shards of about ``shard_mb`` MB of stored samples from the described
-lengths, then write the shards in parallel worker processes (bench.data.shards_write), each
+lengths, then write the shards in parallel worker processes (bench.data.storage.shards_write), each
 holding one shard in memory at a time. Shards are written into ``.partial-<final name>/``
 beside the final folder; a kill keeps every finished shard there, and the next build with the
 same source fingerprint checks each finished shard (its job and the SHA-256 of its files) and
@@ -28,23 +28,23 @@ import numpy as np
 import pandas as pd
 
 from bench.atomic import file_sha256
-from bench.data.cache import (
+from bench.data.folds import assign_folds
+from bench.data.formats.shards import INDEX, Storage, read_shard_json, shard_name
+from bench.data.identity import global_id
+from bench.data.layout import Layout, RecordInfo, RecordRef
+from bench.data.storage.cache import (
     BadRecord,
     BadRecordPolicy,
     BadRecordsError,
     make_folder,
     remove_empty,
 )
-from bench.data.cache_checksums import CHECKSUMS
-from bench.data.folds import assign_folds
-from bench.data.identity import global_id
-from bench.data.layout import Layout, RecordInfo, RecordRef
-from bench.data.pool import map_chunks
-from bench.data.ragged_build import bad_records_message
-from bench.data.ragged_cache import META, write_meta
-from bench.data.ragged_read import N_LEADS, describe_chunk, output_length
-from bench.data.shards import INDEX, Storage, read_shard_json, shard_name
-from bench.data.shards_write import (
+from bench.data.storage.checksums import CHECKSUMS
+from bench.data.storage.pool import map_chunks
+from bench.data.storage.ragged_build import bad_records_message
+from bench.data.storage.ragged_cache import META, write_meta
+from bench.data.storage.ragged_read import N_LEADS, describe_chunk, output_length
+from bench.data.storage.shards_write import (
     ShardJob,
     record_file,
     remove_shard,

@@ -1,5 +1,5 @@
 """Worker side of a sharded build: read one shard's records, apply the quality policy, resample,
-encode (bench.data.shards codec) and land the shard's files atomically.
+encode (bench.data.formats.shards codec) and land the shard's files atomically.
 
 Quality policy (skip and report, whatever ``--skip-bad-records`` says): a record holding NaN or
 infinite samples, or a flat lead (peak-to-peak below ``FLAT_PTP_MV`` over the whole record, e.g.
@@ -25,12 +25,11 @@ from typing import Any
 import numpy as np
 
 from bench.atomic import atomic_write, file_sha256
+from bench.data.formats.shards import SHARD_FORMAT, Storage, encode, shard_name
 from bench.data.identity import signal_fingerprint
-from bench.data.layout import Layout, RecordInfo, RecordRef
+from bench.data.layout import Layout, RecordError, RecordInfo, RecordRef
 from bench.data.preprocess import resample
-from bench.data.shards import SHARD_FORMAT, Storage, encode, shard_name
 from bench.data.signals import CANONICAL_LEADS
-from bench.data.wfdb_records import RecordError
 
 FLAT_PTP_MV = 0.01
 """A lead whose peak-to-peak amplitude over the record is below this (mV) is flat."""

@@ -19,7 +19,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import ClassVar
 
-from bench.data.cache import (
+from bench.data.folds import DEFAULT_SEED, fold_spec
+from bench.data.layout import Layout
+from bench.data.loading import DatasetSource
+from bench.data.signals import CANONICAL_LEADS, SignalSet
+from bench.data.storage.cache import (
     BadRecord,
     BadRecordPolicy,
     BadRecordsError,
@@ -32,12 +36,8 @@ from bench.data.cache import (
     source_fingerprint,
     write_json,
 )
-from bench.data.folds import DEFAULT_SEED, fold_spec
-from bench.data.layout import Layout
-from bench.data.loading import DatasetSource
-from bench.data.ragged_build import build_ragged
-from bench.data.ragged_cache import CACHE_FORMAT, LAYOUT, open_if_valid, open_ragged
-from bench.data.signals import CANONICAL_LEADS, SignalSet
+from bench.data.storage.ragged_build import build_ragged
+from bench.data.storage.ragged_cache import CACHE_FORMAT, LAYOUT, open_if_valid, open_ragged
 from bench.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)

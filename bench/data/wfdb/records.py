@@ -5,8 +5,8 @@ about 4 ms per file in pandas look-ups, most of a cold prepare). Signals stored 
 one file (PTB-XL's layout) are read straight from the .dat with numpy; any other layout goes
 through ``wfdb.rdrecord``. Both give wfdb's physical values, ``(digital - baseline) / gain``,
 then converted to mV from the header's units. wfdb is imported where a file is read, so the
-record types and ``RecordError`` load without it (a synthetic-only run, e.g. on a GPU machine
-without wfdb, never reads a WFDB file).
+record types load without it (a synthetic-only run, e.g. on a GPU machine without wfdb, never
+reads a WFDB file).
 
 Units and gains (policy): units mV, uV / µV and V (any case; none given means mV, as in WFDB)
 are converted to mV, any other unit makes the record bad. A gain of 0 marks a signal as
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.data.layout import RecordError
 from bench.data.signals import CANONICAL_LEADS
 
 WFDB_DEFAULT_FS = 250.0
@@ -30,10 +31,6 @@ WFDB_DEFAULT_GAIN = 200.0
 UNIT_SCALE: dict[str, float] = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
 """Factor from each accepted unit (lower case) to mV."""
 FORMAT16_NAN = -32768  # wfdb's digital value for a missing sample in format 16
-
-
-class RecordError(Exception):
-    """A record is missing, malformed or fails a check; the message is the reason."""
 
 
 @dataclass(frozen=True)

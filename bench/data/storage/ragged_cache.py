@@ -1,8 +1,8 @@
 """The variable-length cache on disk, and opening it as a SignalSet.
 
 ``<cache>/<dataset>/<rate>hz-<source fingerprint[:16]>/`` holds ``signals.npy`` (float32, 1-D,
-record-major, see bench.data.ragged), ``offsets.npy`` (int64 [N + 1]), ``meta.csv`` (one row per
-record; list columns joined with "|"), optional tables (``<name>.csv``, e.g. annotations) and
+record-major, see bench.data.formats.ragged), ``offsets.npy`` (int64 [N + 1]), ``meta.csv`` (one row
+per record; list columns joined with "|"), optional tables (``<name>.csv``, e.g. annotations) and
 ``manifest.json`` (``"layout": "ragged"``). Records of one length load as a [N, 12, T] view.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.data.cache import read_manifest
-from bench.data.ragged import Ragged
+from bench.data.formats.ragged import Ragged
 from bench.data.signals import CANONICAL_LEADS, SignalSet
+from bench.data.storage.cache import read_manifest
 from bench.errors import DataError
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from bench.data.wfdb_records import RecordError, RecordSpec, read_record
+from bench.data.layout import RecordError
+from bench.data.wfdb.records import RecordSpec, read_record
 
 MAX_CHUNK = 256
 ChunkResult = tuple[int, str | None, bytes]  # (row, error or None, digest)

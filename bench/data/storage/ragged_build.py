@@ -5,7 +5,7 @@ describe every record in parallel (rate, length, metadata); choose the cache rat
 asked for, else the most common native rate); lay out every record's span in one flat array at
 that rate; read, resample (polyphase, bench.data.preprocess) and write the records in parallel;
 then assign folds and write the metadata, tables and manifest. Everything happens in a temporary
-folder renamed into place at the end (bench.data.cache.building), so an error or interrupt
+folder renamed into place at the end (bench.data.storage.cache.building), so an error or interrupt
 leaves nothing behind. Bad records follow the PTB-XL policy: with "error" ONE BadRecordsError
 lists them all (the source adds the command that drops them); with "skip" they are dropped and
 listed in the manifest. When no record is usable, the error gives every record's reason.
@@ -23,13 +23,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.data.cache import BadRecord, BadRecordPolicy, BadRecordsError
 from bench.data.folds import assign_folds
 from bench.data.identity import global_id
 from bench.data.layout import Layout, RecordInfo, RecordRef
-from bench.data.pool import map_chunks
-from bench.data.ragged_cache import META, OFFSETS, SIGNALS, write_meta
-from bench.data.ragged_read import N_LEADS, ReadJob, describe_chunk, output_length, read_chunk
+from bench.data.storage.cache import BadRecord, BadRecordPolicy, BadRecordsError
+from bench.data.storage.pool import map_chunks
+from bench.data.storage.ragged_cache import META, OFFSETS, SIGNALS, write_meta
+from bench.data.storage.ragged_read import (
+    N_LEADS,
+    ReadJob,
+    describe_chunk,
+    output_length,
+    read_chunk,
+)
 from bench.errors import DataError
 
 SHOWN_BAD_RECORDS = 10

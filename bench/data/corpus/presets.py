@@ -3,7 +3,7 @@ as far as the datasets this suite reads can rebuild them (each description says 
 
 from __future__ import annotations
 
-from bench.data.corpus import CorpusPart, CorpusSpec
+from bench.data.corpus.spec import CorpusPart, CorpusSpec
 
 CHAPMAN_NINGBO = CorpusPart("cinc2021", ("chapman", "ningbo"))
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.data.cache import BadRecord
+from bench.data.storage.cache import BadRecord
 from bench.errors import DataError
 
 DATABASE_CSV = "ptbxl_database.csv"

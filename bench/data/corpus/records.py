@@ -2,7 +2,8 @@
 
 ``CorpusRecords`` indexes (dataset, row) pairs into each dataset's signals, whatever holds them:
 a [N, leads, T] array (often a memory map), a ``Ragged`` set, or any sequence-like view with
-``len`` and ``[row] -> [leads, T]`` or ``record(row)`` (``bench.data.shards.ShardedRecords``).
+``len`` and ``[row] -> [leads, T]`` or ``record(row)``
+(``bench.data.formats.shards.ShardedRecords``).
 ``training_signals`` is what the pretraining loop gets: for a corpus of one dataset, a view of
 its kept rows (a ``ShardedRecords`` view stays on disk, so the loop can stream it); for a
 union of sharded datasets, one sharded view over all of them; for any other union, the records
@@ -17,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.ragged import Ragged
-from bench.data.shards import ShardedRecords
+from bench.data.formats.ragged import Ragged
+from bench.data.formats.shards import ShardedRecords
 
 SECONDS_PER_HOUR = 3600.0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-from bench.data.wfdb_records import RecordError
+from bench.data.layout import RecordError
 
 SEX_CODES: dict[str, str] = {"female": "F", "f": "F", "male": "M", "m": "M"}
 CODE_PATTERN = re.compile(r"^\d+$")
