@@ -42,7 +42,9 @@ class DatasetSource(ABC):
         return None
 
 
-DATASETS: Registry[DatasetSource] = Registry("dataset", package="bench.data.sources")
+DATASETS: Registry[DatasetSource] = Registry(
+    "dataset", package="bench.data.sources", entry_point_group="bench.datasets"
+)
 
 
 def register_dataset(source: type[DatasetSource]) -> type[DatasetSource]:
