@@ -31,6 +31,7 @@ loaded data): the counts need only the sizes, so a subset stands for the full da
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -57,6 +58,8 @@ from bench.training.loop import TrainingLoop
 from bench.training.planning import input_spec_for
 from bench.training.run_files import CHECKPOINT_NAME
 from bench.training.state import seed_everything
+
+log = logging.getLogger(__name__)
 
 COMPONENTS = ("pretraining", "finetune train", "finetune scoring", "linear embedding")
 COUNTED_BATCHES = (2, 4)
@@ -305,6 +308,10 @@ class GridCounter:
             loop = TrainingLoop(
                 method, signals, unit.setup.train, Path(folder) / CHECKPOINT_NAME, {}
             )
+            log.info(
+                "counting %s: %d step(s) of batch %d (run once each to be counted)",
+                unit.method, self.pretrain_draws, unit.setup.train.batch_size,
+            )  # fmt: skip
             draws = tuple(count_step_flops(loop) for _ in range(self.pretrain_draws))
             steps = loop.total_steps
             if unit.plan.spec.corpus is None and self.scale(unit) != 1.0:
