@@ -19,8 +19,9 @@ import torch
 from bench.evaluation.embeddings import Embeddings
 from bench.evaluation.probe import linear_probe
 from bench.evaluation.windows import apply_windowed
-from bench.grid.plan import Cell, Unit
-from bench.perf.finetune_step import CPU, TrainStep
+from bench.grid.plan import Cell
+from bench.grid.unit import Unit
+from bench.perf.finetune_step import CPU
 from bench.perf.flops import count_flops
 from bench.perf.grid_flops import GridCount, GridCounter
 from bench.perf.matmul_peak import CPU_SIZE, matmul_flops
@@ -50,7 +51,7 @@ def step_rates(
     data, subset, _, _ = counter.rows(cell)
     rates = []
     for batch in batches:
-        step = TrainStep(counter, cell, data, subset, batch, True)
+        step = counter.train_step(cell, data, subset, batch, True)
         flops = count_flops(step.forward_backward)
         for _ in range(2):
             step()

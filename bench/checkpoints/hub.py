@@ -14,14 +14,6 @@ def hub_url(card: ModelCard) -> str:
     return f"https://huggingface.co/{card.hf_repo}/resolve/main/{card.hf_filename}"
 
 
-def cached_file(card: ModelCard) -> Path | None:
-    """The file from the local hub cache when an earlier fetch put it there (no network)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(repo_id=card.hf_repo, filename=card.hf_filename)
-    return Path(found) if isinstance(found, str) else None
-
-
 def fetch(name: str, card: ModelCard, timeout_s: float = 10.0) -> Path:
     """Download ``card``'s file into the hub cache; DataError with the URL and where to put the
     file when the hub cannot be reached (one quick try, no retries)."""

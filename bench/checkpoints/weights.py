@@ -46,6 +46,14 @@ def parse_weights_options(options: list[str]) -> dict[str, str]:
     return pairs
 
 
+def hub_cached_file(card: ModelCard) -> Path | None:
+    """The file from the local hub cache when an earlier fetch put it there (no network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id=card.hf_repo, filename=card.hf_filename)
+    return Path(found) if isinstance(found, str) else None
+
+
 def candidate_paths(name: str, card: ModelCard, configured: str | None) -> list[Path]:
     """Where the weights of ``name`` are looked for, in order: the config's ``weights``,
     ``--weights NAME=PATH``, ``$BENCH_WEIGHTS_DIR/<file name>``, the hub download cache."""
@@ -54,9 +62,7 @@ def candidate_paths(name: str, card: ModelCard, configured: str | None) -> list[
     if folder is not None:
         paths.append(folder / card.file_name)
     if card.hf_repo and card.hf_filename:
-        from bench.checkpoints.hub import cached_file
-
-        cached = cached_file(card)
+        cached = hub_cached_file(card)
         if cached is not None:
             paths.append(cached)
     return paths

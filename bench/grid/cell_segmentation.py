@@ -23,7 +23,7 @@ from bench.evaluation.fractions import task_fraction_rows, task_validation_rows
 from bench.evaluation.sample import describe_test_sample
 from bench.evaluation.segmentation import SegmentationFit, frozen_segmentation, selection_score
 from bench.evaluation.segmentation_finetune import finetune_segmentation
-from bench.grid.cells import ValidationScore, cell_config
+from bench.grid.cell_record import ValidationScore, cell_config
 from bench.grid.plan import Cell
 from bench.grid.provenance import collect_provenance
 from bench.grid.results import CellResult, Predictions

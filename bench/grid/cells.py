@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from bench import __version__
-from bench.config import to_dict
 from bench.errors import ConfigError
 from bench.evaluation.attentive import attentive_probe
 from bench.evaluation.bootstrap import valid_resamples
@@ -33,6 +31,7 @@ from bench.evaluation.sample import describe_test_sample
 from bench.evaluation.shots import task_shot_rows, task_shot_validation_rows
 from bench.evaluation.windows import apply_windowed
 from bench.grid.cell_noise import noise_metrics, noisy_inputs, noisy_test
+from bench.grid.cell_record import ValidationScore, cell_config
 from bench.grid.plan import Cell
 from bench.grid.provenance import collect_provenance
 from bench.grid.results import CellResult, Predictions
@@ -58,17 +57,6 @@ class ProtocolFit:
     report_scores: np.ndarray
     details: dict[str, Any]
     extra_scores: tuple[np.ndarray, ...] = ()  # of the extra report inputs (noisy test folds)
-
-
-@dataclass(frozen=True)
-class ValidationScore:
-    """Validation (fold 9) score of one cell's protocol (macro AUROC; for the other kinds the
-    main metric, negated when lower is better), and how it selected."""
-
-    macro_auroc: float
-    n_train: int
-    n_val: int
-    details: dict[str, Any]
 
 
 def fit_protocol(
@@ -315,33 +303,3 @@ def _embedded_rows(
     features = np.full((len(data.labels), embedded.shape[1]), np.nan, dtype=np.float32)
     features[rows] = embedded
     return features
-
-
-def cell_config(cell: Cell, workspace: Workspace, details: dict[str, Any]) -> dict[str, Any]:
-    """Everything that defines the cell, as plain data, plus how the protocol selected."""
-    setup = cell.unit.setup
-    return {
-        "bench_version": __version__,
-        "unit_key": cell.unit.key,
-        "dataset": cell.unit.dataset,
-        "task_version": cell.task.version,
-        "method_config": to_dict(setup.method_config),
-        "train": setup.train.learning_dict() if cell.unit.needs_pretraining else None,
-        "preprocessing": to_dict(setup.preprocessing),
-        "window_s": setup.window_s,
-        "input": cell.unit.input_kind(workspace.profile),
-        "evaluation": to_dict(cell.unit.evaluation),
-        "selection": details,
-        "matched_baselines": dict(cell.unit.matched_baselines),
-        **checkpoint_provenance(cell),
-    }
-
-
-def checkpoint_provenance(cell: Cell) -> dict[str, Any]:
-    """A published checkpoint's weights (file, SHA-256) and, where the task's data was in its
-    training corpus, the leakage note; nothing for other methods."""
-    method = cell.unit.setup.method
-    weights = method.unit_identity(cell.unit.setup.method_config)
-    if not weights:
-        return {}
-    return {"weights": weights, "leakage": method.seen_in_training(cell.task.data_sources())}

@@ -8,16 +8,14 @@ nearest neighbours of the frozen embeddings); a method lists the ones it is eval
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.config import to_dict
 from bench.evaluation.finetune import head_spec
 from bench.evaluation.shots import SHOT_KINDS
+from bench.grid.unit import Unit
 from bench.method import Protocol
 from bench.task import Task
-
-if TYPE_CHECKING:
-    from bench.grid.plan import Unit
 
 PROTOCOLS: tuple[Protocol, ...] = ("linear", "finetune", "attentive", "knn")
 DEFAULT_PROTOCOLS: tuple[Protocol, ...] = ("linear", "finetune")

@@ -16,7 +16,7 @@ import logging
 import torch
 
 from bench.encoders.base import Encoder
-from bench.grid.plan import Unit
+from bench.grid.unit import Unit
 from bench.grid.workspace import Workspace
 from bench.method import METHODS
 from bench.method_names import matched_name, split_matched

@@ -29,8 +29,9 @@ from bench.evaluation.embeddings import Embeddings, dataset_embeddings
 from bench.evaluation.token_cache import DatasetTokens, dataset_tokens
 from bench.grid.claims import embed_lease, pretrain_lease
 from bench.grid.leases import Holder
-from bench.grid.plan import Unit, plan_unit
+from bench.grid.plan import plan_unit
 from bench.grid.profiles import Profile
+from bench.grid.unit import Unit
 from bench.task import Task, TaskData
 from bench.training.checkpoint import load_encoder
 from bench.training.config import resolve_device

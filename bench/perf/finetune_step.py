@@ -3,29 +3,26 @@ counting its FLOPs (``bench.perf.grid_flops``) and timing it (benchmarks/machine
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 
-from bench.evaluation.finetune import finetune_optimizer, head_only_logits
+from bench.evaluation.finetune import Classifier, finetune_optimizer, head_only_logits
 from bench.evaluation.finetune_crops import random_crops, training_records
 from bench.evaluation.objectives import Objective
 from bench.grid.plan import Cell
 from bench.task import TaskData
 
-if TYPE_CHECKING:
-    from bench.perf.grid_flops import GridCounter
-
 CPU = torch.device("cpu")
 
 
 class TrainStep:
-    """One fine-tune training step of a cell as ``_Run.train_stage`` takes it."""
+    """One fine-tune training step of a cell as ``_Run.train_stage`` takes it: ``model`` is
+    the cell's classifier, ``window`` the length (samples) of its training crops."""
 
     def __init__(
         self,
-        counter: GridCounter,
+        model: Classifier,
+        window: int,
         cell: Cell,
         data: TaskData,
         subset: np.ndarray,
@@ -33,13 +30,13 @@ class TrainStep:
         train_encoder: bool,
     ):
         unit, config = cell.unit, cell.unit.evaluation.finetune
-        self.model = counter.classifier(unit, data.labels.shape[1]).train()
+        self.model = model.train()
         self.model.encoder.requires_grad_(train_encoder)
         if not train_encoder:
             self.model.encoder.eval()
         self.train_encoder = train_encoder
         self.records = training_records(data.signals[subset], CPU)
-        _, self.window, _ = counter.windows_shape(unit)
+        self.window = window
         self.labels = torch.as_tensor(data.labels[subset], dtype=torch.float32)
         huber = config.huber_delta if config.regression_loss == "huber" else None
         task = cell.task

@@ -48,7 +48,8 @@ from bench.evaluation.finetune import Classifier, head_spec, planned_steps
 from bench.evaluation.finetune_stages import Stage, plan_stages
 from bench.evaluation.fractions import task_fraction_rows, task_validation_rows
 from bench.evaluation.windows import window_starts
-from bench.grid.plan import Cell, Unit
+from bench.grid.plan import Cell
+from bench.grid.unit import Unit
 from bench.grid.workspace import Workspace
 from bench.perf.finetune_step import TrainStep
 from bench.perf.flops import count_flops
@@ -265,6 +266,14 @@ class GridCounter:
         window, stride = self.workspace.window(data, unit)
         return len(data.lead_names), window, stride
 
+    def train_step(
+        self, cell: Cell, data: TaskData, subset: np.ndarray, batch: int, train_encoder: bool
+    ) -> TrainStep:
+        """One fine-tune training step of ``cell`` on its labelled ``subset`` of ``data``."""
+        model = self.classifier(cell.unit, data.labels.shape[1])
+        _, window, _ = self.windows_shape(cell.unit)
+        return TrainStep(model, window, cell, data, subset, batch, train_encoder)
+
     def window_flops(self, unit: Unit, n_classes: int) -> tuple[int, int]:
         """Forward FLOPs of one window: the whole classifier and the encoder alone."""
         key = (unit.key, n_classes)
@@ -369,6 +378,6 @@ class GridCounter:
         """FLOPs of one training step (forward + backward) of a stage training ``trains``."""
         key = (cell.unit.key, cell.task.name, batch, trains)
         if key not in self._steps:
-            step = TrainStep(self, cell, data, subset, batch, trains == "all")
+            step = self.train_step(cell, data, subset, batch, trains == "all")
             self._steps[key] = count_flops(step.forward_backward)
         return self._steps[key]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import DataError
-from bench.task import Labels
+from bench.task.contract import Labels
 
 
 def column_items(values: Iterable[object]) -> list[tuple[str, ...]]:

@@ -14,7 +14,7 @@ import yaml
 
 from bench.data.loading import DATASETS
 from bench.errors import ConfigError
-from bench.task import TASKS, Task
+from bench.task.contract import TASKS, Task
 from bench.task.spec import read_task_file
 from bench.task.view import DatasetView
 from bench.task.yaml_task import FileTask, label_digest

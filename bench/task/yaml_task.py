@@ -15,8 +15,8 @@ from bench.config import to_dict
 from bench.data.signals import SignalSet
 from bench.errors import DataError
 from bench.hashing import stable_hash
-from bench.task import Labels, Task
 from bench.task.columns import check_columns, class_labels, record_classes, target_labels
+from bench.task.contract import Labels, Task
 from bench.task.spec import TaskSpec
 
 TASK_FILE_VERSION = 1  # bump when a file's labels would be read differently

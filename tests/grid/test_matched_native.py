@@ -12,10 +12,11 @@ import pytest
 from bench.data.preprocess import Preprocessing
 from bench.errors import ConfigError
 from bench.grid.method_groups import expand_methods
-from bench.grid.plan import Unit, load_run_config
+from bench.grid.plan import load_run_config
 from bench.grid.profiles import load_profile
 from bench.grid.protocols import finetune_document
 from bench.grid.runner import plan_grid, run_grid, workspace_for
+from bench.grid.unit import Unit
 from bench.method import MatchedConfig
 from bench.reporting.formats import to_markdown
 from bench.reporting.leaderboard import leaderboard_frame

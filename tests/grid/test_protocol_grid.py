@@ -15,10 +15,11 @@ from bench.evaluation.probe import LinearProbeConfig
 from bench.evaluation.robustness import NoiseConfig
 from bench.evaluation.segmentation import SegmentationConfig
 from bench.grid import runner
-from bench.grid.plan import RunConfig, Unit, eval_key, load_run_config
+from bench.grid.plan import RunConfig, eval_key, load_run_config
 from bench.grid.profiles import load_profile
 from bench.grid.results import load_results
 from bench.grid.runner import plan_grid, run_grid, workspace_for
+from bench.grid.unit import Unit
 from bench.task import TASKS
 from tests.doubles.grid import FAST
 

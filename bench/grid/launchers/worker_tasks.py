@@ -24,10 +24,11 @@ from typing import Any
 from bench.config import from_dict, to_dict
 from bench.data.loading import DATASETS
 from bench.errors import BenchError, DiskFullError
-from bench.grid.plan import Cell, RunConfig, Unit, eval_key
+from bench.grid.plan import Cell, RunConfig, eval_key
 from bench.grid.profiles import builtin_profiles
 from bench.grid.results import CellResult, describe_failure, write_result
 from bench.grid.runner import failed_result, run_and_record, workspace_for
+from bench.grid.unit import Unit
 from bench.grid.workspace import Workspace
 from bench.method import Protocol
 from bench.paths import CACHE_ENV, RESULTS_ENV, cache_dir, dataset_root_env, results_dir
@@ -62,7 +63,7 @@ class UnitJob:
     seed: int
     key: str  # the unit key the driver planned
     embed: bool
-    pretrain_seed: int | None = None  # the unit's seed (bench.grid.plan.Unit.seed)
+    pretrain_seed: int | None = None  # the unit's seed (bench.grid.unit.Unit.seed)
     corpus_records: int | None = None  # the unit's corpus subset size (None: all of it)
 
 
@@ -87,7 +88,7 @@ class CellIdentity:
     fraction: float
     seed: int
     eval_key: str
-    pretrain_seed: int | None = None  # the unit's seed (bench.grid.plan.Unit.seed)
+    pretrain_seed: int | None = None  # the unit's seed (bench.grid.unit.Unit.seed)
     corpus_records: int | None = None  # the unit's corpus subset size (None: all of it)
     shots: int | None = None  # a few-shot cell's K
 
