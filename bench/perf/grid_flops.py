@@ -3,7 +3,8 @@ one real step or a few windows of each distinct shape, multiplied out:
 
 - pretraining: one step of each distinct pretraining (its ``TrainingLoop`` on the real training
   records, ``bench.perf.measure.count_step_flops``; the mean over ``pretrain_draws`` draws
-  of the method's random masks, which change JEPA's token counts) x its ``total_steps``;
+  of the method's random masks, which change JEPA's token counts) x its ``total_steps``; the
+  pretraining seeds of one setup share the count (``seedless_setup``);
 - fine-tune train: per cell, one step per stage at the batch the fine-tune uses
   (``min(batch_size, labelled records)``; a step larger than 4 records is counted at 2 and 4
   and extrapolated, exactly: its matrix products are affine in the batch) x the stage's
@@ -31,6 +32,7 @@ loaded data): the counts need only the sizes, so a subset stands for the full da
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import tempfile
@@ -158,6 +160,15 @@ def evaluation_plan(stages: Sequence[Stage], total: int, evaluations: int) -> li
     return plan_
 
 
+def seedless_setup(unit: Unit) -> str:
+    """What decides the FLOPs of a unit's pretraining step: everything but its seed (the
+    weights do not change FLOPs; one seed's random draws stand for the others')."""
+    train = dataclasses.replace(unit.setup.train, seed=0)
+    return repr(
+        (unit.method, unit.dataset, unit.corpus, dataclasses.replace(unit.setup, train=train))
+    )
+
+
 class GridCounter:
     """Counts a workspace's cells, building each encoder and head as the grid does (untrained:
     FLOPs do not depend on the weights) and memoising per distinct shape."""
@@ -175,6 +186,7 @@ class GridCounter:
         self._steps: dict[tuple[str, str, int, str], int] = {}
         self._windows: dict[tuple[str, int], tuple[int, int]] = {}
         self._embed: dict[str, int] = {}
+        self._draws: dict[str, tuple[int, ...]] = {}  # by seedless_setup
 
     def scale(self, unit: Unit) -> float:
         """How many times its records the unit's dataset is counted (``train_records``)."""
@@ -317,11 +329,16 @@ class GridCounter:
             loop = TrainingLoop(
                 method, signals, unit.setup.train, Path(folder) / CHECKPOINT_NAME, {}
             )
-            log.info(
-                "counting %s: %d step(s) of batch %d (run once each to be counted)",
-                unit.method, self.pretrain_draws, unit.setup.train.batch_size,
-            )  # fmt: skip
-            draws = tuple(count_step_flops(loop) for _ in range(self.pretrain_draws))
+            setup = seedless_setup(unit)
+            if setup not in self._draws:
+                log.info(
+                    "counting %s: %d step(s) of batch %d (run once each to be counted)",
+                    unit.method, self.pretrain_draws, unit.setup.train.batch_size,
+                )  # fmt: skip
+                self._draws[setup] = tuple(
+                    count_step_flops(loop) for _ in range(self.pretrain_draws)
+                )
+            draws = self._draws[setup]
             steps = loop.total_steps
             if unit.plan.spec.corpus is None and self.scale(unit) != 1.0:
                 epoch = math.ceil(loop.sampler.steps_per_epoch * self.scale(unit))

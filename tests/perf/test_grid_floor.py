@@ -108,3 +108,22 @@ def test_a_large_fine_tune_step_extrapolated_from_small_ones_equals_its_count(
     for trains in ("head", "all"):
         direct = counter.step_flops(cell, data, subset, 12, trains)
         assert counter.batch_step_flops(cell, data, subset, 12, trains) == direct > 0
+
+
+def test_pretraining_seeds_of_one_setup_share_one_counted_step(
+    floor: ModuleType, small_synthetic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted_steps: list[object] = []
+    module = importlib.import_module(floor.GridCounter.__module__)  # bench.perf.grid_flops
+    original = module.count_step_flops
+    monkeypatch.setattr(
+        module, "count_step_flops", lambda loop: counted_steps.append(loop) or original(loop)
+    )
+    _, cells, counted = planned(
+        floor, small_synthetic, "--methods", "cpc", "--fractions", "1.0", "--seeds", "1",
+        "--pretrain-seeds", "2", "--protocols", "linear",
+    )  # fmt: skip
+    assert len({cell.unit.key for cell in cells}) == 2 == len(counted.pretrainings)
+    assert len(counted_steps) == 2  # pretrain_draws=2 for the first seed, none for the second
+    first, second = counted.pretrainings.values()
+    assert first.draws == second.draws and first.flops > 0
