@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -32,9 +33,12 @@ class AugmentationConfig:
     """Magnitudes of the named augmentations (defaults: the reference code's, see each).
 
     - ``crop_ratio`` (random_resized_crop): a crop of a share uniform in this range of the
-      input, at a uniform position, stretched back to the full length by linear
-      interpolation; (0.5, 1.0). The reference places the crop's samples at sorted random
-      positions before interpolating; the plain linear stretch is a documented difference.
+      input, at a uniform position, stretched back to the full length; (0.5, 1.0).
+    - ``crop_resize`` (random_resized_crop): how the crop is stretched back, "random_positions"
+      (default, the CPC paper's reference code: the crop's samples are placed, in order, at
+      sorted random positions of the output, the positions between them filled by linear
+      interpolation and the ends by the nearest sample) or "linear" (evenly spaced linear
+      interpolation).
     - ``time_out_ratio`` (time_out): one stretch of a share uniform in this range, at a
       uniform position, set to 0 in every lead; (0.2, 0.4).
     - ``gaussian_std`` (gaussian_noise): white noise of this std; 0.005.
@@ -57,11 +61,15 @@ class AugmentationConfig:
       normal(1, 1); 1.0, 3.0 s, 0.3 per s.
     - ``vcg_max_angle_deg`` / ``vcg_max_scale`` (vcg_rotate_scale, 3KG): rotation angles about
       z, y, x uniform in +-45 degrees, axis scales uniform in [1, 1.5] (``methods.vcg``).
+    - ``vcg_back`` (vcg_rotate_scale): the matrix back from the VCG to the leads, "pinv"
+      (default, 3KG's reference code: the pseudo-inverse of the inverse Dower matrix) or
+      "dower" (the published Dower matrix).
     - ``lead_mask_ratio`` (lead_time_mask, 3KG): in each lead independently, floor(ratio * T)
       consecutive samples from a uniform start (wrapping past the end) set to 0; 0.5.
     """
 
     crop_ratio: tuple[float, float] = (0.5, 1.0)
+    crop_resize: Literal["random_positions", "linear"] = "random_positions"
     time_out_ratio: tuple[float, float] = (0.2, 0.4)
     gaussian_std: float = 0.005
     channel_resize: tuple[float, float] = (0.5, 2.0)
@@ -77,6 +85,7 @@ class AugmentationConfig:
     shift_per_s: float = 0.3
     vcg_max_angle_deg: float = 45.0
     vcg_max_scale: float = 1.5
+    vcg_back: Literal["pinv", "dower"] = "pinv"
     lead_mask_ratio: float = 0.5
 
     def __post_init__(self) -> None:
@@ -98,6 +107,14 @@ class AugmentationConfig:
         check_range(f"{where}.vcg_max_angle_deg", self.vcg_max_angle_deg, 0.0, 180.0)
         check_range(f"{where}.vcg_max_scale", self.vcg_max_scale, 1.0)
         check_range(f"{where}.lead_mask_ratio", self.lead_mask_ratio, 0.0, 1.0)
+        for name, choices in (
+            ("crop_resize", ("random_positions", "linear")),
+            ("vcg_back", ("pinv", "dower")),
+        ):
+            if getattr(self, name) not in choices:
+                raise ConfigError(
+                    f"{where}.{name} = {getattr(self, name)!r} is not one of {', '.join(choices)}"
+                )
 
 
 Augmentation = Callable[[Tensor, AugmentationConfig, int], Tensor]
@@ -114,16 +131,39 @@ def _seconds(x: Tensor, rate: int) -> Tensor:
 
 
 def random_resized_crop(x: Tensor, config: AugmentationConfig, rate: int) -> Tensor:
-    """A random crop (share in ``crop_ratio``) stretched back to T by linear interpolation."""
+    """A random crop (share in ``crop_ratio``) stretched back to T (``crop_resize``)."""
     batch, _, length = x.shape
     crop = (_uniform(*config.crop_ratio, batch, like=x) * length).long().clamp(2, length)
     start = (torch.rand(batch, device=x.device) * (length - crop + 1)).long()
-    steps = torch.arange(length, device=x.device, dtype=torch.float32) / max(length - 1, 1)
-    position = start[:, None] + steps[None] * (crop - 1)[:, None].float()  # [B, T]
-    left = position.floor().long().clamp(max=length - 2)
-    weight = (position - left).to(x.dtype).unsqueeze(1)
-    index = left.unsqueeze(1).expand(-1, x.shape[1], -1)
-    return torch.lerp(x.gather(2, index), x.gather(2, index + 1), weight)
+    if config.crop_resize == "random_positions":
+        left, right, weight = _random_positions(crop, length, x.device)
+    else:
+        steps = torch.arange(length, device=x.device, dtype=torch.float32) / max(length - 1, 1)
+        position = steps[None] * (crop - 1)[:, None].float()  # [B, T], from the crop's start
+        left = position.floor().long().minimum((crop - 2)[:, None])
+        right, weight = left + 1, position - left
+    index = (start[:, None] + torch.stack([left, right])).unsqueeze(2)  # [2, B, 1, T]
+    index = index.expand(-1, -1, x.shape[1], -1)
+    weight = weight.to(x.dtype).unsqueeze(1)
+    return torch.lerp(x.gather(2, index[0]), x.gather(2, index[1]), weight)
+
+
+def _random_positions(crop: Tensor, length: int, device: torch.device) -> tuple[Tensor, ...]:
+    """For crops of ``crop`` [B] samples placed at sorted random positions of ``length``
+    outputs: each output's left and right crop indices [B, T] and interpolation weight."""
+    batch = crop.shape[0]
+    rank = torch.rand(batch, length, device=device).argsort(1).argsort(1)
+    placed = rank < crop[:, None]  # exactly crop[b] positions per row
+    time = torch.arange(length, device=device).expand(batch, -1)
+    before = placed.long().cumsum(1)  # placed samples at or before each output
+    previous = torch.where(placed, time, -1).cummax(1).values
+    following = torch.where(placed, time, length).flip(1).cummin(1).values.flip(1)
+    weight = (time - previous).float() / (following - previous).clamp(min=1).float()
+    weight = torch.where(previous < 0, 1.0, torch.where(following >= length, 0.0, weight))
+    last = (crop - 1)[:, None]
+    left = (before - 1).clamp(min=0).minimum(last)
+    right = before.minimum(last)
+    return left, right, weight
 
 
 def time_out(x: Tensor, config: AugmentationConfig, rate: int) -> Tensor:
@@ -206,7 +246,7 @@ def baseline_shift(x: Tensor, config: AugmentationConfig, rate: int) -> Tensor:
 
 def vcg_rotate_scale(x: Tensor, config: AugmentationConfig, rate: int) -> Tensor:
     """3KG's spatial view: rotate and scale the vectorcardiogram (12 or 8 leads)."""
-    return rotate_and_scale(x, config.vcg_max_angle_deg, config.vcg_max_scale)
+    return rotate_and_scale(x, config.vcg_max_angle_deg, config.vcg_max_scale, config.vcg_back)
 
 
 def lead_time_mask(x: Tensor, config: AugmentationConfig, rate: int) -> Tensor:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -35,9 +35,12 @@ class BYOLConfig:
     - ``projection_hidden`` / ``projection_dim``: the projector and the predictor, 512 / 16
       (the reference's hidden size and out_dim).
     - ``ema_start``: target momentum at the first step, rising to 1 on a cosine over the run
-      (tau = 1 - (1 - ema_start) (cos(pi k / K) + 1) / 2), 0.996. The reference averages only
-      parameters whose name holds "weight" (biases and norm shifts stay at their start): this
-      suite averages every parameter, as the BYOL paper does.
+      (tau = 1 - (1 - ema_start) (cos(pi k / K) + 1) / 2), 0.996.
+    - ``ema_parameters``: which target parameters follow the online ones, "all" (default, as
+      the BYOL paper) or "weight_named" (only those whose name holds "weight", as the CPC
+      paper's reference code: biases and norm shifts keep their initial values). The default
+      follows the paper over the reference, whose name filter drops the biases from the
+      average the paper defines over every parameter.
     - ``collapse_ratio``: the collapse guard (``bench.training.collapse``) on
       ``projection_std`` (see ``projection_spread``): flagged when its mean over the last
       epoch ends below this share of its first-step value; 0.5 (unverified, as ``jepa``).
@@ -49,6 +52,7 @@ class BYOLConfig:
     projection_hidden: int = 512
     projection_dim: int = 16
     ema_start: float = 0.996
+    ema_parameters: Literal["all", "weight_named"] = "all"
     collapse_ratio: float = 0.5
 
     def __post_init__(self) -> None:
@@ -56,6 +60,10 @@ class BYOLConfig:
         check_view_fields("byol", self.size, self.augmentations, projection)
         if not 0.0 <= self.ema_start <= 1.0:
             raise ConfigError(f"byol.ema_start = {self.ema_start!r} must lie in [0, 1]")
+        if self.ema_parameters not in ("all", "weight_named"):
+            raise ConfigError(
+                f"byol.ema_parameters = {self.ema_parameters!r} is not 'all' or 'weight_named'"
+            )
         if not 0.0 < self.collapse_ratio < 1.0:
             raise ConfigError(f"byol.collapse_ratio = {self.collapse_ratio!r} must lie in (0, 1)")
 
@@ -127,13 +135,19 @@ class BYOL(Method):
         progress = (step - 1) / max(total_steps, 1)
         return 1 - (1 - self.config.ema_start) * (math.cos(math.pi * progress) + 1) / 2
 
+    def averaged(self, network: nn.Module) -> list[Tensor]:
+        """The parameters of ``network`` the EMA moves (``ema_parameters``), in order."""
+        every = self.config.ema_parameters == "all"
+        return [p for name, p in network.named_parameters() if every or "weight" in name]
+
     @torch.no_grad()
     def on_step_end(self, step: int, total_steps: int) -> None:
-        """target <- m * target + (1 - m) * online, for the encoder and the projector."""
+        """target <- m * target + (1 - m) * online, for the encoder and the projector (the
+        parameters ``ema_parameters`` names)."""
         m = self.momentum(step, total_steps)
         for online, target in ((self.encoder, self.target_encoder),
                                (self.projector, self.target_projector)):  # fmt: skip
-            targets = list(target.parameters())
-            onlines = [p.detach() for p in online.parameters()]
+            targets = self.averaged(target)
+            onlines = [p.detach() for p in self.averaged(online)]
             torch._foreach_mul_(targets, m)
             torch._foreach_add_(targets, torch._foreach_mul(onlines, 1.0 - m))

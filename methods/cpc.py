@@ -9,7 +9,7 @@ z_{t+k} and ``n_negatives`` encodings of other time steps of the same recording.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -33,9 +33,10 @@ class CPCConfig:
     replacement from the other time steps of the same recording, never the positive's step
     (as the paper's code does; earlier and later steps alike).
 
-    Differences from the paper's code, both documented choices: the InfoNCE terms are averaged
-    over predictions instead of summed over time steps (a constant rescaling of the loss by the
-    number of predicted steps, so learning rates transfer across crop lengths); the scores are
+    loss_reduction: how the InfoNCE terms combine, "sum" (default, the paper's code: the
+    batch-mean cross-entropy of each predicted time step, summed over the steps) or "mean"
+    (averaged over every prediction: the sum divided by the number of predicted steps, so the
+    loss scale and the learning rate no longer depend on the crop length). The scores are
     plain dot products (temperature 1, no normalisation), as there.
 
     Input (``CPC.native_input``, used by profiles with ``input: native``, e.g. ``paper``): the
@@ -52,8 +53,14 @@ class CPCConfig:
     lstm_layers: int = 2
     predict_ahead_s: float = 0.12
     n_negatives: int = 128
+    loss_reduction: Literal["sum", "mean"] = "sum"
 
     def __post_init__(self) -> None:
+        if self.loss_reduction not in ("sum", "mean"):
+            raise ConfigError(
+                f"cpc.loss_reduction = {self.loss_reduction!r} is not 'sum' (the paper's code) "
+                "or 'mean'"
+            )
         check_range("cpc.predict_ahead_s", self.predict_ahead_s, 1e-6)
         check_range("cpc.n_negatives", self.n_negatives, 1)
         self.encoder_config()
@@ -117,9 +124,12 @@ def candidate_logits(
     return torch.cat([positive, scores.gather(2, negatives)], dim=-1)
 
 
-def info_nce(logits: Tensor) -> Tensor:
-    """Mean cross-entropy of picking column 0 (the positive) among the candidates' logits."""
-    return (torch.logsumexp(logits, dim=-1) - logits[..., 0]).mean()
+def info_nce(logits: Tensor, reduction: Literal["sum", "mean"] = "mean") -> Tensor:
+    """Cross-entropy of picking column 0 (the positive) among the candidates' logits [B, P,
+    1 + N]: "mean" over every prediction, or "sum" over the P time steps of the mean over
+    the batch (the CPC paper's code)."""
+    terms = torch.logsumexp(logits, dim=-1) - logits[..., 0]
+    return terms.mean() if reduction == "mean" else terms.mean(dim=0).sum()
 
 
 @METHODS.register("cpc")
@@ -156,4 +166,5 @@ class CPC(Method):
         )
         logits = candidate_logits(predictions.float(), encodings.float(), k, negatives)
         accuracy = (logits.argmax(dim=-1) == 0).float().mean()
-        return {"loss": info_nce(logits), "accuracy": accuracy.detach()}
+        loss = info_nce(logits, self.config.loss_reduction)
+        return {"loss": loss, "accuracy": accuracy.detach()}

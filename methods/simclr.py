@@ -10,7 +10,7 @@ xresnet1d50) and a projection MLP (Linear -> ReLU -> Linear) into NT-Xent over t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -44,6 +44,15 @@ def check_view_fields(
     check_range(f"{where}.projection_dim", projection[1], 1)
 
 
+ViewBatches = Literal["separate", "joint"]
+
+
+def check_view_batches(where: str, view_batches: str) -> None:
+    """ConfigError unless ``view_batches`` is "separate" or "joint"."""
+    if view_batches not in ("separate", "joint"):
+        raise ConfigError(f"{where}.view_batches = {view_batches!r} is not 'separate' or 'joint'")
+
+
 def two_views(
     batch: Tensor, names: tuple[str, ...], config: AugmentationConfig, rate: int
 ) -> Tensor:
@@ -64,9 +73,11 @@ class SimCLRConfig:
     - ``projection_hidden`` / ``projection_dim``: the projection MLP Linear(embed, hidden) ->
       ReLU -> Linear(hidden, dim), 512 / 16 (the reference's hidden width and out_dim; the
       SimCLR paper used 128 dimensions, unverified which one the CPC paper's runs used).
+    - ``view_batches``: how the two views go through the encoder, "separate" (default, the
+      reference: one pass per view, so batch norm normalises each view with its own batch
+      statistics) or "joint" (one batch of 2B crops, statistics shared by both views).
 
-    Both views go through the encoder in one batch (batch norm sees 2B crops; the reference
-    encodes the views in two passes). Differences from the reference's optimiser (Adam, wd
+    Differences from the reference's optimiser (Adam, wd
     1e-5 excluding biases and norms, linear warm-up then cosine to 0): the shared loop's AdamW
     with the profile's schedule; the ``paper`` profile sets the reference's lr, batch, wd and
     epochs.
@@ -78,10 +89,12 @@ class SimCLRConfig:
     temperature: float = 0.5
     projection_hidden: int = 512
     projection_dim: int = 16
+    view_batches: ViewBatches = "separate"
 
     def __post_init__(self) -> None:
         projection = (self.projection_hidden, self.projection_dim)
         check_view_fields("simclr", self.size, self.augmentations, projection)
+        check_view_batches("simclr", self.view_batches)
         if not 0.0 < self.temperature <= 1.0:
             raise ConfigError(f"simclr.temperature = {self.temperature!r} must lie in (0, 1]")
 
@@ -112,6 +125,13 @@ class SimCLR(Method):
         """NT-Xent over the global batch between the two views' projections."""
         c = self.config
         views = two_views(batch, c.augmentations, c.augmentation, self.input_spec.sampling_rate)
-        projected = self.projector(self.encoder.embed(views)).float()
+        projected = self.projector(self.embed_views(views)).float()
         first, second = (gather_with_grad(half) for half in projected.chunk(2))
         return {"loss": nt_xent(first, second, c.temperature)}
+
+    def embed_views(self, views: Tensor) -> Tensor:
+        """``encoder.embed`` of stacked views [2B, leads, T]: one pass per view or one for
+        both (``view_batches``)."""
+        if self.config.view_batches == "joint":
+            return self.encoder.embed(views)
+        return torch.cat([self.encoder.embed(view) for view in views.chunk(2)])

@@ -16,7 +16,7 @@ from bench.encoders.base import InputSpec
 from bench.errors import ConfigError
 from bench.method import METHODS, InputRegime
 from methods.augmentations import AugmentationConfig
-from methods.simclr import SimCLR, check_view_fields
+from methods.simclr import SimCLR, ViewBatches, check_view_batches, check_view_fields
 from methods.vcg import check_vcg_leads
 
 
@@ -31,11 +31,15 @@ class ThreeKGConfig:
     - ``augmentations``: ("vcg_rotate_scale", "lead_time_mask"): rotation angles about z, y,
       x uniform in +-45 degrees, axis scales uniform in [1, 1.5], then floor(0.5 T) samples
       zeroed per lead (``augmentation``: vcg_max_angle_deg, vcg_max_scale, lead_mask_ratio).
-      The reference maps back with the pseudo-inverse of its inverse Dower matrix; this suite
-      uses the published Dower matrix (the two differ by at most 0.004 per coefficient).
+      ``augmentation.vcg_back`` picks the way back to the leads: "pinv" (default, the
+      reference: the pseudo-inverse of the inverse Dower matrix) or "dower" (the published
+      Dower matrix; the two differ by at most 0.004 per coefficient).
     - ``temperature``: 0.1.
     - ``projection_hidden`` / ``projection_dim``: Linear -> ReLU -> Linear, 512 / 256 (256 is
       fairseq-signals' final_dim; the paper's head is unverified).
+    - ``view_batches``: as ``simclr``; "joint" (both views in one batch of 2B crops) keeps
+      the suite's choice, as how the reference batches the two views is not confirmed here
+      (unverified); "separate" encodes each view in its own pass.
 
     The reference treats every ECG of the same patient in the batch as a positive; the
     pretraining loop hands methods crops without patient ids, so each crop is its own
@@ -48,10 +52,12 @@ class ThreeKGConfig:
     temperature: float = 0.1
     projection_hidden: int = 512
     projection_dim: int = 256
+    view_batches: ViewBatches = "joint"
 
     def __post_init__(self) -> None:
         projection = (self.projection_hidden, self.projection_dim)
         check_view_fields("3kg", self.size, self.augmentations, projection)
+        check_view_batches("3kg", self.view_batches)
         if not 0.0 < self.temperature <= 1.0:
             raise ConfigError(f"3kg.temperature = {self.temperature!r} must lie in (0, 1]")
 

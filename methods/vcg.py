@@ -14,6 +14,7 @@ aVF, V1-V6, or the 8 independent leads I, II, V1-V6; any other lead count has no
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -55,6 +56,15 @@ def dower() -> Tensor:
     return torch.tensor(DOWER_I_II_V1_TO_V6, dtype=torch.float64)
 
 
+VcgBack = Literal["pinv", "dower"]
+
+
+def back_matrix(back: VcgBack) -> Tensor:
+    """The map [8, 3] from X, Y, Z to I, II, V1-V6: the published Dower matrix ("dower") or
+    the pseudo-inverse of the inverse Dower matrix ("pinv", as 3KG's reference code)."""
+    return dower() if back == "dower" else torch.linalg.pinv(inverse_dower())
+
+
 def check_vcg_leads(n_leads: int, where: str) -> None:
     """ConfigError unless ``n_leads`` is 12 (canonical order) or 8 (the independent leads)."""
     if n_leads not in (8, 12):
@@ -72,11 +82,12 @@ def to_vcg(ecg: Tensor) -> Tensor:
     return torch.einsum("vl,blt->bvt", matrix, independent)
 
 
-def to_ecg(vcg: Tensor, n_leads: int) -> Tensor:
-    """VCG [B, 3, T] -> ECG [B, n_leads, T] (12 or 8) through the Dower matrix; with 12 leads
-    III, aVR, aVL and aVF are derived from I and II."""
+def to_ecg(vcg: Tensor, n_leads: int, back: VcgBack = "dower") -> Tensor:
+    """VCG [B, 3, T] -> ECG [B, n_leads, T] (12 or 8) through ``back_matrix(back)``; with 12
+    leads III, aVR, aVL and aVF are derived from I and II."""
     check_vcg_leads(n_leads, "to_ecg")
-    independent = torch.einsum("lv,bvt->blt", dower().to(vcg.device, vcg.dtype), vcg)
+    matrix = back_matrix(back).to(vcg.device, vcg.dtype)
+    independent = torch.einsum("lv,bvt->blt", matrix, vcg)
     if n_leads == 8:
         return independent
     lead_i, lead_ii = independent[:, 0], independent[:, 1]
@@ -105,13 +116,15 @@ def random_rotation(batch: int, max_angle_deg: float, device: torch.device) -> T
     return axis_rotation(angles[0], 2) @ axis_rotation(angles[1], 1) @ axis_rotation(angles[2], 0)
 
 
-def rotate_and_scale(ecg: Tensor, max_angle_deg: float, max_scale: float) -> Tensor:
+def rotate_and_scale(
+    ecg: Tensor, max_angle_deg: float, max_scale: float, back: VcgBack = "pinv"
+) -> Tensor:
     """3KG's spatial augmentation: ECG -> VCG, a random rotation (``random_rotation``), then a
     random scaling of each axis by a factor uniform in [1, ``max_scale``], back to the ECG's
-    leads; one draw per sample. Computed in float32 at least."""
+    leads through ``back_matrix(back)``; one draw per sample. Computed in float32 at least."""
     dtype = torch.promote_types(ecg.dtype, torch.float32)
     vcg = to_vcg(ecg.to(dtype))
     batch = ecg.shape[0]
     rotation = random_rotation(batch, max_angle_deg, ecg.device).to(dtype)
     scale = 1 + (max_scale - 1) * torch.rand(batch, 3, 1, device=ecg.device, dtype=dtype)
-    return to_ecg(scale * (rotation @ vcg), ecg.shape[1]).to(ecg.dtype)
+    return to_ecg(scale * (rotation @ vcg), ecg.shape[1], back).to(ecg.dtype)

@@ -61,6 +61,10 @@ class Wav2Vec2Config:
       ``feature_grad_scale`` (0.1): gradient scale into the feature encoder.
     - ``lead_mask_prob``: RLM, the chance of each lead being zeroed (0.5; 0 turns it off).
     - ``collapse_ratio``: the collapse guard on ``code_perplexity`` (see the module docstring).
+    - ``finetune_features``: whether fine-tuning trains the convolutional feature encoder,
+      False (default, fairseq-signals: its fine-tuning sets ``feature_grad_mult`` 0, so the
+      feature encoder gets no gradient) or True (trained with the rest of the encoder). It
+      holds for every fine-tune of this network, the matched baselines' included.
     """
 
     size: str = "tiny"
@@ -79,6 +83,7 @@ class Wav2Vec2Config:
     feature_grad_scale: float = 0.1
     lead_mask_prob: float = 0.5
     collapse_ratio: float = 0.2
+    finetune_features: bool = False
 
     def __post_init__(self) -> None:
         where = "wav2vec2"
@@ -138,6 +143,7 @@ class Wav2Vec2(Method):
     def __init__(self, config: Wav2Vec2Config, input_spec: InputSpec):
         super().__init__(config, input_spec)
         self.encoder = Wav2Vec2Encoder(WAV2VEC2_SIZES[config.size], input_spec)
+        self.encoder.freeze_features = not config.finetune_features
         self.n_frames = self.encoder.config.n_frames(input_spec.n_samples)
         spans = most_spans(self.n_frames, config.mask_prob, config.mask_length, config.min_spans)
         if self.n_frames - config.mask_length < spans:

@@ -28,6 +28,7 @@ that method and is not a shared backbone (not in ``bench.encoders``' registry).
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -183,6 +184,7 @@ class Wav2Vec2Encoder(Encoder):
         for layer in self.layers:
             layer.reset_parameters()
         self.embed_dim = self.feature_dim = config.width
+        self.freeze_features = False
 
     def conv_features(self, x: Tensor) -> Tensor:
         """The feature encoder: [B, leads, samples] -> [B, channels, frames]."""
@@ -214,8 +216,12 @@ class Wav2Vec2Encoder(Encoder):
         return h
 
     def encode(self, x: Tensor) -> Tensor:
-        """The context network on the unmasked input: [B, leads, samples] -> [B, T, width]."""
-        return self.context(self.frames(self.conv_features(x)))
+        """The context network on the unmasked input: [B, leads, samples] -> [B, T, width].
+        With ``freeze_features`` the feature encoder runs without gradient (fairseq-signals'
+        fine-tuning); pretraining calls ``conv_features`` itself and is not affected."""
+        with torch.no_grad() if self.freeze_features else nullcontext():
+            conv = self.conv_features(x)
+        return self.context(self.frames(conv))
 
     def embed(self, x: Tensor) -> Tensor:
         """Mean over time of the context: [B, width]."""
