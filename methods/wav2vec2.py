@@ -64,7 +64,8 @@ class Wav2Vec2Config:
     - ``finetune_features``: whether fine-tuning trains the convolutional feature encoder,
       False (default, fairseq-signals: its fine-tuning sets ``feature_grad_mult`` 0, so the
       feature encoder gets no gradient) or True (trained with the rest of the encoder). It
-      holds for every fine-tune of this network, the matched baselines' included.
+      holds for the pretrained network; a matched baseline trained from scratch
+      (``supervised[wav2vec2]``) always trains its feature encoder.
     """
 
     size: str = "tiny"
@@ -215,3 +216,12 @@ class Wav2Vec2(Method):
     def collapse_rule(self) -> CollapseRule:
         """Codebook collapse: the targets' code perplexity falling below its share at start."""
         return CollapseRule(metric="code_perplexity", ratio=self.config.collapse_ratio)
+
+    @classmethod
+    def untrained_encoder(cls, config: Wav2Vec2Config, input_spec: InputSpec) -> Wav2Vec2Encoder:
+        """Its encoder freshly initialised, for matched baselines: a network trained from
+        scratch (``supervised[wav2vec2]``) trains its feature encoder too, whatever
+        ``finetune_features`` says (fairseq-signals freezes a pretrained one)."""
+        encoder = cls(config, input_spec).encoder
+        encoder.freeze_features = False
+        return encoder

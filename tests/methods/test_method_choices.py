@@ -119,3 +119,14 @@ def test_wav2vec2_finetuning_trains_the_feature_encoder_only_when_asked(
     method.zero_grad(set_to_none=True)
     method.loss(x)["loss"].backward()  # pretraining always trains it
     assert all(p.grad is not None for p in method.encoder.conv.parameters())
+
+
+def test_wav2vec2_from_scratch_baseline_trains_its_feature_encoder() -> None:
+    """fairseq-signals freezes a pretrained feature encoder; a random one must learn."""
+    torch.manual_seed(0)
+    config = from_dict(Wav2Vec2Config, {"num_negatives": 10, "codebook_entries": 8})
+    encoder = Wav2Vec2.untrained_encoder(
+        config, InputSpec(n_leads=3, n_samples=250, sampling_rate=100)
+    )
+    encoder.embed(torch.randn(4, 3, 250)).square().sum().backward()
+    assert all(p.grad is not None for p in encoder.conv.parameters())
