@@ -4,7 +4,8 @@ one real step or a few windows of each distinct shape, multiplied out:
 - pretraining: one step of each distinct pretraining (its ``TrainingLoop`` on the real training
   records, ``bench.perf.measure.count_step_flops``; the mean over ``pretrain_draws`` draws
   of the method's random masks, which change JEPA's token counts) x its ``total_steps``; the
-  pretraining seeds of one setup share the count (``seedless_setup``);
+  pretraining seeds of one setup share the count (``seedless_setup``; so do its fine-tune
+  steps);
 - fine-tune train: per cell, one step per stage at the batch the fine-tune uses
   (``min(batch_size, labelled records)``; a step larger than 4 records is counted at 2 and 4
   and extrapolated, exactly: its matrix products are affine in the batch) x the stage's
@@ -161,8 +162,8 @@ def evaluation_plan(stages: Sequence[Stage], total: int, evaluations: int) -> li
 
 
 def seedless_setup(unit: Unit) -> str:
-    """What decides the FLOPs of a unit's pretraining step: everything but its seed (the
-    weights do not change FLOPs; one seed's random draws stand for the others')."""
+    """What decides the FLOPs of a unit's pretraining or fine-tune step: everything but its
+    seed (the weights do not change FLOPs; one seed's random draws stand for the others')."""
     train = dataclasses.replace(unit.setup.train, seed=0)
     return repr(
         (unit.method, unit.dataset, unit.corpus, dataclasses.replace(unit.setup, train=train))
@@ -392,8 +393,9 @@ class GridCounter:
     def step_flops(
         self, cell: Cell, data: TaskData, subset: np.ndarray, batch: int, trains: str
     ) -> int:
-        """FLOPs of one training step (forward + backward) of a stage training ``trains``."""
-        key = (cell.unit.key, cell.task.name, batch, trains)
+        """FLOPs of one training step (forward + backward) of a stage training ``trains``;
+        the units of one setup (its pretraining seeds) share the count."""
+        key = (seedless_setup(cell.unit), repr(cell.unit.evaluation), cell.task.name, batch, trains)
         if key not in self._steps:
             step = self.train_step(cell, data, subset, batch, trains == "all")
             self._steps[key] = count_flops(step.forward_backward)

@@ -127,3 +127,23 @@ def test_pretraining_seeds_of_one_setup_share_one_counted_step(
     assert len(counted_steps) == 2  # pretrain_draws=2 for the first seed, none for the second
     first, second = counted.pretrainings.values()
     assert first.draws == second.draws and first.flops > 0
+
+
+def test_fine_tune_steps_of_one_setup_are_counted_once_for_all_its_seeds(
+    floor: ModuleType, small_synthetic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[object] = []
+    original = floor.GridCounter.train_step
+    monkeypatch.setattr(
+        floor.GridCounter,
+        "train_step",
+        lambda self, *args, **kwargs: built.append(args) or original(self, *args, **kwargs),
+    )
+    _, cells, counted = planned(
+        floor, small_synthetic, "--methods", "cpc", "--fractions", "1.0", "--seeds", "1",
+        "--pretrain-seeds", "2", "--protocols", "finetune",
+    )  # fmt: skip
+    assert len({cell.unit.key for cell in cells}) == 2
+    first, second = (counted.finetunes[cell.eval_key] for cell in cells)
+    assert first.step_flops == second.step_flops and min(first.step_flops) > 0
+    assert len(built) == 2 * len(first.stage_steps)  # batches 2 and 4 per stage, one seed only
