@@ -25,14 +25,15 @@ class InputRegime:
     """The input a method's paper feeds it, used where a profile says ``input: native``.
 
     rate (Hz), resample ("poly" | "fft"), leads ("12" | "8" | "1"), normalize ("none" | "record" |
-    "train": per-lead training-fold mean/std) and ``window_s``, the crop of pretraining and
+    "train": per-lead training-fold mean/std | "train_all": one training-fold mean/std over all
+    leads) and ``window_s``, the crop of pretraining and
     the evaluation window. No filtering (``bandpass`` None).
     """
 
     rate: int
     leads: Literal["12", "8", "1"]
     window_s: float
-    normalize: Literal["none", "record", "train"] = "none"
+    normalize: Literal["none", "record", "train", "train_all"] = "none"
     resample: Literal["poly", "fft", "linear"] = "poly"
 
     @classmethod

@@ -29,7 +29,7 @@ LEAD_SETS: dict[str, tuple[str, ...]] = {
 CHOICES: dict[str, tuple[str, ...]] = {
     "resample": ("poly", "fft", "linear"),
     "leads": tuple(LEAD_SETS),
-    "normalize": ("none", "record", "train"),
+    "normalize": ("none", "record", "train", "train_all"),
 }
 
 
@@ -42,8 +42,9 @@ class Preprocessing:
     both ends kept, as ECGFounder's evaluation code); leads: "12", the "8" independent leads (I, II,
     V1-V6) or "1" (lead I, for single-lead models); bandpass: (low, high) Hz zero-phase
     Butterworth of ``bandpass_order`` (None = off);
-    normalize: "none", "record" (per record and lead z-score) or "train" (per-lead mean/std of
-    the training folds).
+    normalize: "none", "record" (per record and lead z-score), "train" (per-lead mean/std of
+    the training folds) or "train_all" (one mean/std over every lead and sample of the training
+    folds, as the PTB-XL benchmark's scaler).
     """
 
     rate: int | None = None
@@ -51,7 +52,7 @@ class Preprocessing:
     leads: Literal["12", "8", "1"] = "12"
     bandpass: tuple[float, float] | None = None
     bandpass_order: int = 4
-    normalize: Literal["none", "record", "train"] = "none"
+    normalize: Literal["none", "record", "train", "train_all"] = "none"
 
     def __post_init__(self) -> None:
         if self.rate is not None:
@@ -112,19 +113,24 @@ def apply_preprocessing(data: SignalSet, options: Preprocessing) -> SignalSet:
         return signals
 
     train = data.split_indices("train")
-    if options.normalize == "train" and not len(train):
-        raise DataError(f"{data.name}: normalize='train' needs records in the training folds")
+    from_train = options.normalize in ("train", "train_all")
+    if from_train and not len(train):
+        raise DataError(
+            f"{data.name}: normalize={options.normalize!r} needs records in the training folds"
+        )
+    per_lead = options.normalize == "train"
     signals: np.ndarray | Ragged
     if isinstance(data.signals, Ragged):
         signals = data.signals.map_by_length(transform)
-        if options.normalize == "train":
-            mean, std = _ragged_lead_stats(signals, train)
+        if from_train:
+            mean, std = _ragged_train_stats(signals, train, per_lead)
             signals = signals.map_by_length(lambda x: standardize(x, mean, std))
     else:
         signals = transform(np.asarray(data.signals))
-        if options.normalize == "train":
-            mean = signals[train].mean(axis=(0, 2), keepdims=True)
-            std = signals[train].std(axis=(0, 2), keepdims=True)
+        if from_train:
+            axes = (0, 2) if per_lead else (0, 1, 2)
+            mean = signals[train].mean(axis=axes, keepdims=True)
+            std = signals[train].std(axis=axes, keepdims=True)
             signals = standardize(signals, mean, std)
         signals = np.ascontiguousarray(signals, dtype=np.float32)
     fingerprint = hashlib.sha256(f"{data.fingerprint}:{options.key()}".encode()).hexdigest()[:16]
@@ -153,8 +159,11 @@ def _sharded_unchanged(data: SignalSet, options: Preprocessing) -> SignalSet:
     return replace(data, fingerprint=fingerprint)
 
 
-def _ragged_lead_stats(signals: Ragged, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-lead mean and std ([1, leads, 1]) over every sample of the records at ``rows``."""
+def _ragged_train_stats(
+    signals: Ragged, rows: np.ndarray, per_lead: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std over every sample of the records at ``rows``: per lead ([1, leads, 1]), or
+    over all leads together ([1, 1, 1]) when not ``per_lead``."""
     total = np.zeros(signals.n_leads)
     squares = np.zeros(signals.n_leads)
     count = 0
@@ -163,6 +172,12 @@ def _ragged_lead_stats(signals: Ragged, rows: np.ndarray) -> tuple[np.ndarray, n
         total += record.sum(-1)
         squares += np.square(record).sum(-1)
         count += record.shape[-1]
+    if not per_lead:
+        total, squares, count = (
+            total.sum(keepdims=True),
+            squares.sum(keepdims=True),
+            count * len(total),
+        )
     mean = total / count
     std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
     return mean[None, :, None], std[None, :, None]

@@ -95,8 +95,9 @@ def noisy_records(
     rows = np.array([position[int(r)] for r in record_ids], dtype=np.int64)
     clean = _records(raw.signals, rows)
     check_physical(clean, raw.name)
-    # normalize "train" standardises with the training folds' statistics: keep those records
-    context = raw.split_indices("train") if preprocessing.normalize == "train" else rows[:0]
+    # normalize "train" / "train_all" standardise with the training folds' statistics: keep those
+    from_train = preprocessing.normalize in ("train", "train_all")
+    context = raw.split_indices("train") if from_train else rows[:0]
     before = _records(raw.signals, context)
     out: dict[int, np.ndarray | Ragged] = {}
     digests: dict[int, str] = {}

@@ -10,6 +10,7 @@ import pytest
 from scipy import signal as sps
 
 from bench.config import from_dict
+from bench.data.formats.ragged import Ragged
 from bench.data.preprocess import Preprocessing, apply_preprocessing, resample
 from bench.data.signals import CANONICAL_LEADS, INDEPENDENT_LEADS, SignalSet
 from bench.errors import ConfigError, DataError
@@ -145,6 +146,25 @@ def test_train_normalisation_uses_training_folds_only():
     changed_train[0] += 100.0
     out_train = apply_preprocessing(signal_set(changed_train), Preprocessing(normalize="train"))
     assert not np.allclose(out_train.signals[1], out[1])
+
+
+def test_train_all_normalisation_is_one_scaler_over_every_lead_of_the_training_folds():
+    """The PTB-XL benchmark's scaler: one mean and std, so the leads keep their differences;
+    a ragged set of equal-length records gets the same values as the array."""
+    rng = np.random.default_rng(1)
+    raw = rng.normal(0.0, 1.0, (len(FOLDS), 12, N_SAMPLES)) + np.arange(12)[None, :, None]
+    out = apply_preprocessing(signal_set(raw), Preprocessing(normalize="train_all")).signals
+    train = np.flatnonzero(FOLDS <= 8)
+    assert abs(out[train].mean()) < 1e-4 and abs(out[train].std() - 1.0) < 1e-4
+    lead_means = out[train].mean(axis=(0, 2))
+    assert np.all(np.diff(lead_means) > 0.2)  # per-lead offsets survive ("train" removes them)
+    ragged = signal_set(raw)
+    ragged = SignalSet(
+        "toy", Ragged.from_records(list(raw.astype(np.float32)), 12), ragged.meta, RATE,
+        CANONICAL_LEADS, "raw",
+    )  # fmt: skip
+    from_ragged = apply_preprocessing(ragged, Preprocessing(normalize="train_all")).signals
+    np.testing.assert_allclose(from_ragged.record(3), out[3], atol=1e-5)
 
 
 def test_train_normalisation_without_training_records_is_a_data_error():

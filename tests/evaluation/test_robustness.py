@@ -49,7 +49,11 @@ def test_noise_is_drawn_at_500_hz_and_band_limited_to_the_data_rate() -> None:
 @pytest.mark.parametrize("ragged", [False, True])
 @pytest.mark.parametrize(
     "preprocessing",
-    [Preprocessing(rate=RATE), Preprocessing(rate=250, normalize="train", bandpass=(0.5, 40))],
+    [
+        Preprocessing(rate=RATE),
+        Preprocessing(rate=250, normalize="train", bandpass=(0.5, 40)),
+        Preprocessing(normalize="train_all"),
+    ],
 )
 def test_zero_noise_gives_the_clean_preprocessed_records_exactly(
     ragged: bool, preprocessing: Preprocessing, monkeypatch: pytest.MonkeyPatch
