@@ -26,9 +26,8 @@ fairseq-signals code it runs (Jwoo5/fairseq-signals, commit
   first piece. No filter.
 
 In the grid the cache resamples each record linearly to 500 Hz (to ``round`` rather than
-``int`` samples, one sample apart at most) and ``official_window`` z-scores each 5-s window per
-lead; the official code z-scores the whole record before cutting it, so for records longer than
-5 s (PTB-XL's 10 s) the mean and std come from the window rather than the record.
+``int`` samples, one sample apart at most) and z-scores each lead over the whole record
+(``record_zscore``), before the grid cuts its 5-s windows, as the official code does.
 """
 
 from __future__ import annotations
@@ -116,7 +115,7 @@ class EcgFm(CheckpointMethod):
     )
     official_input: ClassVar[OfficialInput] = OfficialInput(
         rate=RATE, leads=CANONICAL_LEADS, samples=WINDOW, resample="linear", crop="start",
-        scaling="per-lead z-score of the record (constant leads 0)",
+        scaling="per-lead z-score of the record (constant leads 0)", record_zscore=True,
     )  # fmt: skip
     encoder_class: ClassVar[type[Encoder]] = EcgFmEncoder
     sizes: ClassVar[Mapping[str, object]] = ECG_FM_SIZES
@@ -156,11 +155,6 @@ class EcgFm(CheckpointMethod):
             positions = np.linspace(0, size - 1, x.shape[1])
             x = np.stack([np.interp(np.arange(size), positions, lead) for lead in x])
         return first_samples(standardize(x), WINDOW, RATE, cls.name).astype(np.float32)
-
-    @classmethod
-    def official_window(cls, windows: np.ndarray) -> np.ndarray:
-        """Grid windows [B, 12, 2500] -> each lead of each window z-scored (constant 0)."""
-        return standardize(np.asarray(windows, dtype=np.float64)).astype(np.float32)
 
 
 def standardize(x: np.ndarray) -> np.ndarray:

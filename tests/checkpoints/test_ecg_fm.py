@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from bench.checkpoints.method import CheckpointConfig
 from bench.checkpoints.state_dict import WeightsMismatchError
-from bench.data.signals import CANONICAL_LEADS
+from bench.data.preprocess import apply_preprocessing
+from bench.data.signals import CANONICAL_LEADS, SignalSet
 from bench.errors import DataError
 from methods.checkpoints.ecg_fm import EcgFm
 
@@ -57,14 +59,21 @@ def test_preprocess_equals_the_official_pipeline() -> None:
     np.testing.assert_allclose(got, load("preprocessed"), rtol=0, atol=1e-6)
 
 
-def test_official_window_z_scores_each_lead_of_a_window() -> None:
-    window = load("preprocessed")[None] * 3.0 + 1.0
-    scaled = EcgFm.official_window(window)
-    constant = CANONICAL_LEADS.index("V4")  # the fixture's constant lead
-    live = [i for i in range(12) if i != constant]
-    np.testing.assert_allclose(scaled[0, live].mean(-1), 0, atol=1e-6)
-    np.testing.assert_allclose(scaled[0, live].std(-1), 1, atol=1e-5)
-    assert not scaled[0, constant].any()
+def test_the_grid_z_scores_the_whole_record_before_its_first_window() -> None:
+    """The official code z-scores a 10-s record, then cuts 5-s pieces: the grid's cache
+    (``record_zscore``) gives its first window the same values, where a z-score of the window
+    alone would not."""
+    rng = np.random.default_rng(0)
+    raw = rng.normal(0.0, 1.0, (12, 5000)) * np.linspace(0.5, 2.0, 5000)  # amplitude drifts
+    raw[CANONICAL_LEADS.index("V4")] = 0.3  # a constant lead
+    meta = pd.DataFrame({"record_id": [1], "patient_id": [1], "fold": [1]})
+    stored = SignalSet("one", raw[None].astype(np.float32), meta, 500, CANONICAL_LEADS, "raw")
+    cached = apply_preprocessing(stored, EcgFm.native_input.preprocessing()).signals
+    window = EcgFm.official_window(cached[:, :, :2500])
+    official = EcgFm.preprocess(raw, 500, CANONICAL_LEADS)
+    np.testing.assert_allclose(window[0], official, rtol=0, atol=1e-5)
+    alone = raw[:, :2500] - raw[:, :2500].mean(-1, keepdims=True)
+    assert not np.allclose(official[0], alone[0] / alone[0].std(), atol=1e-3)
 
 
 def test_the_fine_tuned_file_is_refused(tmp_path: Path) -> None:
