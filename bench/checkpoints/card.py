@@ -20,7 +20,10 @@ class OfficialInput:
     ``scaling``: the amplitude step in words (the adapter's ``preprocess`` and
     ``official_window`` do them); ``grid_rate``: the rate of the windows the grid hands
     ``official_window`` when the official window is cut at another rate than the network's;
-    ``units``: what the model expects the raw values in (``mV``).
+    ``units``: what the model expects the raw values in (``mV``); ``record_zscore``: the
+    official code z-scores each lead over the whole record (at ``rate``) before cutting its
+    window, so the grid's cache does the same (``Preprocessing.normalize`` "record") instead of
+    leaving it to ``official_window``.
     """
 
     rate: int
@@ -32,6 +35,7 @@ class OfficialInput:
     scaling: str = "none"
     units: str = "mV"
     grid_rate: int | None = None
+    record_zscore: bool = False
 
     def __post_init__(self) -> None:
         if self.grid_rate is not None and (self.grid_rate * self.samples) % self.rate:
@@ -65,9 +69,15 @@ class OfficialInput:
         return LEAD_SETS[self.lead_set]
 
     def preprocessing(self) -> Preprocessing:
-        """The dataset-level part the grid's cache applies: the rate reached the official way
-        and the lead set (filters and scaling are per window, ``official_window``)."""
-        return Preprocessing(rate=self.window_rate, resample=self.resample, leads=self.lead_set)
+        """The dataset-level part the grid's cache applies: the rate reached the official way,
+        the lead set and a record-level z-score where the official code takes one (other
+        filters and scaling are per window, ``official_window``)."""
+        return Preprocessing(
+            rate=self.window_rate,
+            resample=self.resample,
+            leads=self.lead_set,
+            normalize="record" if self.record_zscore else "none",
+        )
 
     def describe(self) -> str:
         """One line: "12 leads, 500 Hz (poly), 10 s, per-lead z-score"."""

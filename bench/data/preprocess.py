@@ -107,9 +107,8 @@ def apply_preprocessing(data: SignalSet, options: Preprocessing) -> SignalSet:
         if rate != data.sampling_rate:
             signals = resample(signals, data.sampling_rate, rate, options.resample)
         if options.normalize == "record":
-            signals = standardize(
-                signals, signals.mean(-1, keepdims=True), signals.std(-1, keepdims=True)
-            )
+            mean = signals.mean(-1, keepdims=True, dtype=np.float64)
+            signals = standardize(signals, mean, signals.std(-1, keepdims=True, dtype=np.float64))
         return signals
 
     train = data.split_indices("train")
@@ -129,8 +128,8 @@ def apply_preprocessing(data: SignalSet, options: Preprocessing) -> SignalSet:
         signals = transform(np.asarray(data.signals))
         if from_train:
             axes = (0, 2) if per_lead else (0, 1, 2)
-            mean = signals[train].mean(axis=axes, keepdims=True)
-            std = signals[train].std(axis=axes, keepdims=True)
+            mean = signals[train].mean(axis=axes, keepdims=True, dtype=np.float64)
+            std = signals[train].std(axis=axes, keepdims=True, dtype=np.float64)
             signals = standardize(signals, mean, std)
         signals = np.ascontiguousarray(signals, dtype=np.float32)
     fingerprint = hashlib.sha256(f"{data.fingerprint}:{options.key()}".encode()).hexdigest()[:16]
@@ -240,6 +239,8 @@ def poly_filter(up: int, down: int, dtype: str) -> np.ndarray:
 
 
 def standardize(signals: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """(x - mean) / std with flat leads left at zero instead of dividing by zero."""
+    """(x - mean) / std with flat leads left at zero instead of dividing by zero. The callers
+    compute ``mean`` and ``std`` in float64: in float32 a constant lead's std comes out near
+    3e-8 instead of 0, and the lead would be blown up to +-1."""
     safe = np.where(std > 1e-8, std, 1.0)
     return ((signals - mean) / safe).astype(np.float32)

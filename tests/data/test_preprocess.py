@@ -167,6 +167,18 @@ def test_train_all_normalisation_is_one_scaler_over_every_lead_of_the_training_f
     np.testing.assert_allclose(from_ragged.record(3), out[3], atol=1e-5)
 
 
+@pytest.mark.parametrize("normalize", ["record", "train", "train_all"])
+def test_a_flat_lead_stays_zero_after_normalisation(normalize: str) -> None:
+    """A constant lead (an electrode off) is flat, not noise blown up by a rounding std."""
+    raw = np.random.default_rng(0).normal(0.0, 1.0, (len(FOLDS), 12, 5000)).astype(np.float32)
+    raw[:, 3] = 0.3  # over 5,000 float32 samples its float32 std is about 3e-8, not 0
+    out = apply_preprocessing(signal_set(raw), Preprocessing(normalize=normalize)).signals
+    if normalize == "train_all":
+        assert np.ptp(out[:, 3]) == 0  # one scaler for all leads: constant, not zero
+    else:
+        assert not out[:, 3].any()
+
+
 def test_train_normalisation_without_training_records_is_a_data_error():
     data = signal_set(np.ones((4, 12, N_SAMPLES)), folds=np.array([9, 9, 10, 10]))
     with pytest.raises(DataError, match=r"toy.*training"):
