@@ -40,7 +40,8 @@ from bench.errors import BenchError
 from bench.grid.plan import Cell, RunConfig, load_run_config
 from bench.grid.runner import plan_grid, workspace_for
 from bench.grid.workspace import Workspace
-from bench.perf.grid_flops import COMPONENTS, GridCount, GridCounter
+from bench.perf.grid_counts import COMPONENTS, GridCount
+from bench.perf.grid_flops import GridCounter
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

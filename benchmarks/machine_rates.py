@@ -23,7 +23,8 @@ from bench.grid.plan import Cell
 from bench.grid.unit import Unit
 from bench.perf.finetune_step import CPU
 from bench.perf.flops import count_flops
-from bench.perf.grid_flops import GridCount, GridCounter
+from bench.perf.grid_counts import GridCount
+from bench.perf.grid_flops import GridCounter
 from bench.perf.matmul_peak import CPU_SIZE, matmul_flops
 
 

@@ -15,7 +15,7 @@ import torch
 
 from bench.errors import ConfigError
 from bench.perf.flops import peak_tflops
-from bench.perf.grid_flops import GridCount
+from bench.perf.grid_counts import GridCount
 from bench.perf.matmul_peak import cached_matmul_tflops
 
 DEVICE_CLASSES: dict[str, str] = {

@@ -9,7 +9,8 @@ from bench.errors import ConfigError
 from bench.grid.plan import load_run_config
 from bench.grid.runner import plan_grid, workspace_for
 from bench.perf.grid_cost import cost_rows, device_class_rate
-from bench.perf.grid_flops import GridCount, GridCounter, Item
+from bench.perf.grid_counts import GridCount, Item
+from bench.perf.grid_flops import GridCounter
 
 FAST = {
     "train": {"max_steps": 2, "batch_size": 16},
